@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* Barriers: creation, waiter registration, the waiting slow path, alerts. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton_internal.h"
+
+#define KNOWN_FLAGS BATON_BARRIER_POLL_STAMPS
+
+/* The sequences whose writers wake this barrier's sleepers. */
+static uint32_t wake_sources(baton_barrier_t *b, baton_sequence_t **out)
+{
+	if (b->ndeps == 0) {
+		out[0] = b->cursor;
+		return 1;
+	}
+	memcpy(out, b->deps, b->ndeps * sizeof(*out));
+	return b->ndeps;
+}
+
+int baton_barrier_create(baton_barrier_t **out, baton_sequencer_t *seqr,
+			 baton_sequence_t *const *deps, uint32_t ndeps,
+			 const baton_barrier_opts_t *opts)
+{
+	static const baton_barrier_opts_t defaults;
+	baton_sequence_t *src[BATON_BARRIER_MAX_DEPS];
+	baton_barrier_t *b;
+	uint32_t i, n;
+	int rc;
+
+	if (out == NULL || seqr == NULL)
+		return baton__error(-EINVAL, "barrier create: NULL %s",
+				    out == NULL ? "out" : "sequencer");
+	if (opts == NULL)
+		opts = &defaults;
+	if (ndeps > BATON_BARRIER_MAX_DEPS)
+		return baton__error(-EINVAL, "barrier create: %u dependencies (the most is %d)",
+				    ndeps, BATON_BARRIER_MAX_DEPS);
+	if (ndeps > 0 && deps == NULL)
+		return baton__error(-EINVAL, "barrier create: NULL deps with ndeps %u", ndeps);
+	for (i = 0; i < ndeps; i++)
+		if (deps[i] == NULL)
+			return baton__error(-EINVAL, "barrier create: dependency %u is NULL", i);
+	if (opts->flags & ~KNOWN_FLAGS)
+		return baton__error(-EINVAL, "barrier create: unknown flags 0x%x",
+				    opts->flags & ~KNOWN_FLAGS);
+	rc = baton_wait_validate(&opts->wait);
+	if (rc != 0)
+		return baton__error(rc, "barrier create: %s", baton_errmsg());
+
+	b = calloc(1, sizeof(*b));
+	if (b == NULL || (ndeps > 0 && (b->deps = calloc(ndeps, sizeof(*deps))) == NULL)) {
+		free(b);
+		return baton__error(-ENOMEM, "barrier create: out of memory");
+	}
+	if (ndeps > 0)
+		memcpy(b->deps, deps, ndeps * sizeof(*deps));
+	b->ndeps = ndeps;
+	b->cursor = &seqr->state->cursor;
+	if (opts->flags & BATON_BARRIER_POLL_STAMPS)
+		b->how = BATON__BARRIER_STAMPS;
+	else
+		b->how = seqr->mode == BATON_MULTI_PRODUCER ? BATON__BARRIER_SCAN
+							    : BATON__BARRIER_CURSOR;
+	b->slots = seqr->slots;
+	b->mask = seqr->mask;
+	b->stride = seqr->stride;
+	b->max_batch = opts->max_batch != 0 && (int64_t)opts->max_batch < seqr->capacity
+			   ? (int64_t)opts->max_batch
+			   : seqr->capacity;
+	b->alert = &b->baton__alert_word;
+	b->wait = opts->wait;
+	baton__process_join();
+	if (BATON_WAIT_CAN_BLOCK(b->wait.kind)) {
+		n = wake_sources(b, src);
+		baton__waiter_register_many(src, n);
+		b->baton__registered = 1;
+	}
+	*out = b;
+	return 0;
+}
+
+void baton_barrier_destroy(baton_barrier_t *barrier)
+{
+	baton_sequence_t *src[BATON_BARRIER_MAX_DEPS];
+	uint32_t i, n;
+
+	if (barrier == NULL)
+		return;
+	if (barrier->baton__registered) {
+		n = wake_sources(barrier, src);
+		for (i = 0; i < n; i++)
+			baton__waiter_unregister(src[i]);
+	}
+	free(barrier->deps);
+	free(barrier);
+}
+
+struct await {
+	baton_barrier_t *b;
+	int64_t seq;
+};
+
+static int64_t poll_events(void *ctx, baton_sequence_t **block_on)
+{
+	struct await *a = ctx;
+	const baton_barrier_t *b = a->b;
+	int64_t hi = baton_barrier_available(b, a->seq);
+	uint32_t i;
+
+	*block_on = b->cursor;
+	if (hi < a->seq && b->ndeps > 0) {
+		/* Sleep on the upstream stage that holds us back. */
+		for (i = 0; i < b->ndeps; i++) {
+			if (baton_sequence_get(b->deps[i]) == hi) {
+				*block_on = b->deps[i];
+				break;
+			}
+		}
+	}
+	return hi;
+}
+
+int64_t baton__barrier_wait_slow(baton_barrier_t *b, int64_t seq)
+{
+	struct await a;
+
+	a.b = b;
+	a.seq = seq;
+	return baton__wait(&b->wait, b->alert, seq, poll_events, &a);
+}
+
+void baton_barrier_alert(baton_barrier_t *barrier)
+{
+	baton_sequence_t *src[BATON_BARRIER_MAX_DEPS];
+	uint32_t i, n;
+
+	/* R4: pairs with A4 in baton__wait(). */
+	__atomic_store_n(barrier->alert, 1, __ATOMIC_SEQ_CST);
+	n = wake_sources(barrier, src);
+	for (i = 0; i < n; i++)
+		baton__sequence_wake(src[i]);
+}
+
+void baton_barrier_clear_alert(baton_barrier_t *barrier)
+{
+	__atomic_store_n(barrier->alert, 0, __ATOMIC_SEQ_CST);
+}
+
+int baton_barrier_is_alerted(const baton_barrier_t *barrier)
+{
+	return __atomic_load_n(barrier->alert, __ATOMIC_ACQUIRE) != 0;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to lib/: shared helpers of the library's translation units. */
+#ifndef BATON_INTERNAL_H
+#define BATON_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <baton/baton.h>
+
+/* Record a control-plane error for baton_errmsg() and return it. @p code is
+ * a negative errno value. */
+int baton__error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The library's allocator for rings and sequences: zeroed memory aligned to
+ * @p align (a power of two), from jemalloc's arena of baton's own, or from
+ * mmap when built --without-jemalloc. NULL when out of memory. */
+void *baton__mem_alloc(size_t size, size_t align);
+void baton__mem_free(void *p, size_t size);
+
+/* The generic wait loop of lib/wait.c. poll() returns the current value of
+ * what is awaited and, through *block_on, the sequence whose writer will
+ * notify when it changes. Returns the first polled value >= target, or
+ * BATON_EALERTED / BATON_ETIMEDOUT. */
+typedef int64_t (*baton__poll_fn)(void *ctx, baton_sequence_t **block_on);
+int64_t baton__wait(const baton_wait_t *w, const uint32_t *alert, int64_t target,
+		    baton__poll_fn poll, void *ctx);
+
+/* Called by every object that writes or waits on sequences: this process
+ * joins the process-wide memory barriers that waiter registration issues. */
+void baton__process_join(void);
+
+/* Register / unregister a waiter that may block on @p s (may_block count).
+ * Registration makes sure every writer of @p s checks for sleepers from
+ * its next store on, even while writers run (see lib/wait.c). */
+void baton__waiter_register(baton_sequence_t *s);
+void baton__waiter_unregister(baton_sequence_t *s);
+/* The same for several sequences at once (one process-wide fence). */
+void baton__waiter_register_many(baton_sequence_t *const *s, uint32_t n);
+
+#endif /* BATON_INTERNAL_H */

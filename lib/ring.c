@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* The ring: allocation and layout of the event slots. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton_internal.h"
+
+#define is_pow2(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
+
+int baton_ring_create(baton_ring_t **out, const baton_ring_opts_t *opts)
+{
+	baton_ring_t *r;
+	uint64_t align, header, stride, size, i;
+
+	if (out == NULL || opts == NULL)
+		return baton__error(-EINVAL, "ring create: NULL %s", out == NULL ? "out" : "opts");
+	if (!is_pow2(opts->capacity) || opts->capacity > BATON_RING_MAX_CAPACITY)
+		return baton__error(
+		    -EINVAL, "ring create: capacity %llu is not a power of two from 1 to %llu",
+		    (unsigned long long)opts->capacity,
+		    (unsigned long long)BATON_RING_MAX_CAPACITY);
+	if (opts->event_size == 0 || opts->event_size > BATON_RING_MAX_EVENT_SIZE)
+		return baton__error(-EINVAL, "ring create: event size %u is not from 1 to %u",
+				    opts->event_size, BATON_RING_MAX_EVENT_SIZE);
+	align = opts->event_align ? opts->event_align : 8;
+	if (!is_pow2(align) || align > BATON_RING_MAX_ALIGN)
+		return baton__error(
+		    -EINVAL, "ring create: event alignment %llu is not a power of two up to %u",
+		    (unsigned long long)align, BATON_RING_MAX_ALIGN);
+	if (align < 8)
+		align = 8; /* the stamp needs 8 */
+	/* Slot: the 8-byte stamp, padded so the event is aligned, then the
+	 * event, padded so the next stamp and event are aligned too. */
+	header = align;
+	stride = (header + opts->event_size + align - 1) & ~(align - 1);
+	if (opts->capacity > SIZE_MAX / stride)
+		return baton__error(-ENOMEM, "ring create: %llu slots of %llu bytes overflow",
+				    (unsigned long long)opts->capacity, (unsigned long long)stride);
+	size = opts->capacity * stride;
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return baton__error(-ENOMEM, "ring create: out of memory");
+	r->baton__mem = baton__mem_alloc(size, align > 64 ? align : 64);
+	if (r->baton__mem == NULL) {
+		free(r);
+		return baton__error(-ENOMEM, "ring create: cannot allocate %llu bytes of slots",
+				    (unsigned long long)size);
+	}
+	r->baton__mem_size = size;
+	r->slots = r->baton__mem;
+	r->mask = opts->capacity - 1;
+	r->capacity = opts->capacity;
+	r->stride = (uint32_t)stride;
+	r->data_offset = (uint32_t)header;
+	r->event_size = opts->event_size;
+	r->event_align = (uint32_t)align;
+	for (i = 0; i < opts->capacity; i++) {
+		/* "Published one lap before 0": never equal to a sequence >= 0. */
+		*(int64_t *)(void *)(r->slots + i * stride) = (int64_t)i - (int64_t)opts->capacity;
+		if (opts->init != NULL)
+			opts->init(opts->init_ctx, r->slots + i * stride + header, i);
+	}
+	*out = r;
+	return 0;
+}
+
+void baton_ring_destroy(baton_ring_t *ring)
+{
+	if (ring == NULL)
+		return;
+	baton__mem_free(ring->baton__mem, ring->baton__mem_size);
+	free(ring);
+}
+
+uint64_t baton_ring_capacity(const baton_ring_t *ring)
+{
+	return ring->capacity;
+}
+
+uint32_t baton_ring_event_size(const baton_ring_t *ring)
+{
+	return ring->event_size;
+}
