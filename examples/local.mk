@@ -4,3 +4,6 @@
 noinst_PROGRAMS += examples/hello
 examples_hello_LDADD = lib/libbaton.la
 TESTS += examples/hello
+noinst_PROGRAMS += examples/diamond
+examples_diamond_LDADD = lib/libbaton.la
+TESTS += examples/diamond

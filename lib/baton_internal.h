@@ -38,4 +38,8 @@ void baton__waiter_unregister(baton_sequence_t *s);
 /* The same for several sequences at once (one process-wide fence). */
 void baton__waiter_register_many(baton_sequence_t *const *s, uint32_t n);
 
+/* Add a gating sequence keeping its value (the caller knows it is not
+ * behind the current minimum: e.g. an upstream stage of a gating stage). */
+int baton__sequencer_add_gating_keep(baton_sequencer_t *seqr, baton_sequence_t *seq);
+
 #endif /* BATON_INTERNAL_H */

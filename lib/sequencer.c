@@ -141,7 +141,19 @@ int64_t baton__sequencer_gate(baton_sequencer_t *q, int64_t wrap, int64_t curren
 	return baton__wait(&q->wait, &q->state->alert, wrap, poll_room, &r);
 }
 
+static int gating_add(baton_sequencer_t *seqr, baton_sequence_t *seq, int join_at_cursor);
+
 int baton_sequencer_add_gating(baton_sequencer_t *seqr, baton_sequence_t *seq)
+{
+	return gating_add(seqr, seq, 1);
+}
+
+int baton__sequencer_add_gating_keep(baton_sequencer_t *seqr, baton_sequence_t *seq)
+{
+	return gating_add(seqr, seq, 0);
+}
+
+static int gating_add(baton_sequencer_t *seqr, baton_sequence_t *seq, int join_at_cursor)
 {
 	baton_sequencer_state_t *st;
 	uint32_t i, n, slot = BATON_GATING_MAX;
@@ -176,11 +188,13 @@ int baton_sequencer_add_gating(baton_sequencer_t *seqr, baton_sequence_t *seq)
 	/* Join at the cursor, before and after becoming visible: a producer
 	 * that computed its minimum without us only uses values at or below
 	 * the cursor of then, which is at or below ours. */
-	baton_sequence_set(seq, baton_sequencer_cursor(seqr));
+	if (join_at_cursor)
+		baton_sequence_set(seq, baton_sequencer_cursor(seqr));
 	__atomic_store_n(&st->gating[slot], ref, __ATOMIC_RELEASE);
 	if (slot == n)
 		__atomic_store_n(&st->gating_count, n + 1, __ATOMIC_RELEASE);
-	baton_sequence_set(seq, baton_sequencer_cursor(seqr));
+	if (join_at_cursor)
+		baton_sequence_set(seq, baton_sequencer_cursor(seqr));
 	pthread_mutex_unlock(&gating_lock);
 	return 0;
 }
