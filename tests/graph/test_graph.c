@@ -2422,6 +2422,50 @@ START_TEST(test_add_stage_running)
 }
 END_TEST
 
+/*
+ * A stage added with a failing on_start right after start must not stop the
+ * stages that start started. Their threads are released by start; a thread
+ * slow to see that (many threads, two cores) must not take the failed add's
+ * "do not run" for its own. A stage that does not run shuts down at once:
+ * each round checks that every stage handles an event and none shut down.
+ */
+START_TEST(test_failed_add_after_start)
+{
+	enum { NSTAGES = 12, ROUNDS = 20 };
+	struct hc h[NSTAGES], bad;
+	baton_handler_t x;
+	char name[16];
+	int round, i;
+
+	for (round = 0; round < ROUNDS; round++) {
+		baton_graph_t *g = new_graph(64, 0, 0);
+		uint32_t down = 0;
+		for (i = 0; i < NSTAGES; i++) {
+			hc_init(&h[i]);
+			snprintf(name, sizeof(name), "s%d", i);
+			add(g, (baton_stage_opts_t){ .name = name }, &h[i]);
+		}
+		hc_init(&bad);
+		bad.start_rc = -EPERM;
+		x = hc_handler(&bad);
+		start(g);
+		ck_assert_int_ne(
+		    baton_graph_add_stage(g, &(baton_stage_opts_t){ .name = "bad" }, &x), 0);
+		publish(g, 1);
+		for (i = 0; i < NSTAGES; i++) {
+			WAIT_FOR(LOAD(h[i].events) == 1 || LOAD(h[i].shutdowns) != 0);
+			down += LOAD(h[i].shutdowns);
+		}
+		ck_assert_msg(down == 0, "round %d: %u of %d stages stopped by the failed add",
+			      round, down, NSTAGES);
+		drain(g);
+		baton_graph_destroy(g);
+		for (i = 0; i < NSTAGES; i++)
+			HC_OK(&h[i]);
+	}
+}
+END_TEST
+
 /* _i: 0 = threaded stage, 1 = poller stage. */
 START_TEST(test_add_stage_running_errors)
 {
@@ -2826,6 +2870,7 @@ static Suite *graph_suite(void)
 	tc = tcase_create("dynamic");
 	tcase_add_loop_test(tc, test_add_stage_running, 0, 2);
 	tcase_add_loop_test(tc, test_add_stage_running_errors, 0, 2);
+	tcase_add_test(tc, test_failed_add_after_start);
 	tcase_add_test(tc, test_remove_stage_config);
 	tcase_add_test(tc, test_remove_stage_running);
 	tcase_add_test(tc, test_remove_leaf_releases_producer);
