@@ -480,11 +480,11 @@ static int64_t target_for(const struct topology *t, uint32_t kind, int nprod)
 	for (i = 0; i < t->n; i++)
 		threads += t->st[i].workers;
 	if (kind == BATON_WAIT_BUSY_SPIN && threads > cores)
-		n = SLOW_BUILD ? 150 : 400;
+		n = SLOW_BUILD ? 300 : 400;
 	else if (kind == BATON_WAIT_BUSY_SPIN || kind == BATON_WAIT_SLEEP)
-		n = SLOW_BUILD ? 2000 : 20000;
+		n = SLOW_BUILD ? 4000 : 20000;
 	else
-		n = SLOW_BUILD ? 4000 : 50000;
+		n = SLOW_BUILD ? 8000 : 50000;
 	return n * test_scale();
 }
 
