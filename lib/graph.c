@@ -355,7 +355,7 @@ static void stage_stop(baton_graph_t *g, struct stage *st)
 {
 	uint32_t i;
 
-	if (!st->running)
+	if (!__atomic_load_n(&st->running, __ATOMIC_ACQUIRE))
 		return;
 	if (st->barrier != NULL)
 		baton_barrier_alert(st->barrier);
@@ -374,7 +374,7 @@ static void stage_stop(baton_graph_t *g, struct stage *st)
 		st->workers[0].h.on_shutdown(st->workers[0].h.ctx);
 	}
 	(void)g;
-	st->running = 0;
+	__atomic_store_n(&st->running, 0, __ATOMIC_RELEASE);
 }
 
 static void stop_all(baton_graph_t *g)
@@ -446,17 +446,18 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 	rc = poller_start(graph, st);
 	if (rc == 0)
 		rc = stage_threads(graph, st);
-	st->running = 1;
+	__atomic_store_n(&st->running, 1, __ATOMIC_RELEASE);
 	if (release_threads(graph, rc != 0) || rc != 0) {
 		stage_stop(graph, st);
 		stage_ungate(graph, st);
-		/* Producers may still read the sequences once: keep them until
-		 * the graph is destroyed, in the stage list but stopped. */
 		rc = rc != 0 ? rc : baton__error(-ECANCELED, "add stage: %s", graph->fail_msg);
 		pthread_mutex_lock(&graph->lock);
 		graph->start_failed = 0;
 		pthread_mutex_unlock(&graph->lock);
-		stage_free(st);
+		/* Producers may still read its sequences once: free it with the
+		 * graph. */
+		st->removed_next = graph->removed;
+		graph->removed = st;
 		return rc;
 	}
 	pthread_mutex_lock(&graph->lock);
@@ -599,7 +600,7 @@ int baton_graph_start(baton_graph_t *graph)
 	graph->go = 0;
 	graph->start_failed = 0;
 	for (i = 0; rc == 0 && i < graph->nstages; i++) {
-		graph->stages[i]->running = 1;
+		__atomic_store_n(&graph->stages[i]->running, 1, __ATOMIC_RELEASE);
 		rc = poller_start(graph, graph->stages[i]);
 		if (rc == 0)
 			rc = stage_threads(graph, graph->stages[i]);

@@ -258,7 +258,8 @@ int64_t baton_poller_poll(baton_poller_t *poller)
 
 	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == GRAPH_CONFIG || st->barrier == NULL)
 		return BATON_ECLOSED;
-	if (baton_barrier_is_alerted(st->barrier) || !st->running)
+	if (baton_barrier_is_alerted(st->barrier) ||
+	    !__atomic_load_n(&st->running, __ATOMIC_ACQUIRE))
 		return BATON_EALERTED;
 	/* Another thread (drain) is polling this stage right now. */
 	if (__atomic_exchange_n(&poller->busy, 1, __ATOMIC_ACQUIRE))
