@@ -454,6 +454,8 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 		pthread_mutex_lock(&graph->lock);
 		graph->start_failed = 0;
 		pthread_mutex_unlock(&graph->lock);
+		baton_barrier_destroy(st->barrier);
+		st->barrier = NULL;
 		/* Producers may still read its sequences once: free it with the
 		 * graph. */
 		st->removed_next = graph->removed;
@@ -514,6 +516,9 @@ int baton_graph_remove_stage(baton_graph_t *graph, const char *name)
 	stage_stop(graph, st);
 	stage_ungate(graph, st);
 	unlist(graph, st);
+	/* Its threads are gone: unregister its waiters from upstream now. */
+	baton_barrier_destroy(st->barrier);
+	st->barrier = NULL;
 	/* Producers may still read its sequences once: free it with the graph. */
 	st->removed_next = graph->removed;
 	graph->removed = st;
@@ -686,6 +691,11 @@ void baton_graph_destroy(baton_graph_t *graph)
 		return;
 	if (graph->state == GRAPH_RUNNING)
 		stop_all(graph);
+	/* Barriers first: they unregister from upstream stages' sequences. */
+	for (i = 0; i < graph->nstages; i++) {
+		baton_barrier_destroy(graph->stages[i]->barrier);
+		graph->stages[i]->barrier = NULL;
+	}
 	for (i = 0; i < graph->nstages; i++)
 		stage_free(graph->stages[i]);
 	while (graph->removed != NULL) {
