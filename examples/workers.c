@@ -9,6 +9,12 @@
  * the values 1..N in place and publishes the batch (baton_graph_publish_range).
  * Checks its own result: exits 1 unless the workers handled N events in
  * total and their sums add up to 1 + 2 + ... + N. Prints each worker's share.
+ *
+ * Which worker gets an event is up to the scheduler, so the shares vary from
+ * run to run. With more threads than cores, one worker may do nearly all the
+ * work: a worker that is not running holds on to the one event it has taken,
+ * and neither the other workers nor the producer can get more than a ring's
+ * length ahead of it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,7 +46,7 @@ int main(void)
 	struct share shares[WORKERS] = { { 0, 0 } };
 	baton_handler_t handlers[WORKERS];
 	baton_graph_opts_t go = { .capacity = 1024, .event_size = sizeof(int64_t) };
-	/* Three pool threads and the producer share two cores here: yield
+	/* Three pool threads and the producer may share fewer cores: yield
 	 * rather than busy-spin (the phased default would do as well). */
 	baton_stage_opts_t so = { .name = "pool",
 				  .workers = WORKERS,
