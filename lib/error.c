@@ -39,6 +39,8 @@ const char *baton_strerror(int64_t code)
 		return "wait timed out";
 	case BATON_ETOOBIG:
 		return "claim size out of range (n < 1 or n > capacity)";
+	case BATON_ECLOSED:
+		return "graph closed (not started, draining or stopped)";
 	default:
 		break;
 	}

@@ -60,6 +60,9 @@ extern "C" {
 #define BATON_ETIMEDOUT ((int64_t)-4)
 /** A claim of n events with n < 1 or n > capacity: refused, never waits. */
 #define BATON_ETOOBIG ((int64_t)-5)
+/** A graph claim refused because the graph does not take events (not
+ * started, draining or stopped). */
+#define BATON_ECLOSED ((int64_t)-6)
 /** @} */
 
 /** True when a value returned by a hot-path call is a sentinel. */

@@ -37,10 +37,6 @@ typedef struct baton_graph baton_graph_t;
 /** An application-driven stage (opaque): see baton_graph_poller(). */
 typedef struct baton_poller baton_poller_t;
 
-/** A graph call refused because the graph does not take events (not
- * started, draining or stopped). Hot-path sentinel, < -1. */
-#define BATON_ECLOSED ((int64_t)-6)
-
 /** Options of baton_graph_create(). Zero-initialisable. */
 typedef struct baton_graph_opts {
 	uint64_t capacity;	    /**< ring slots, a power of two; required */
@@ -154,8 +150,9 @@ BATON_API int baton_graph_start(baton_graph_t *graph);
 /**
  * Drain: stop taking events (graph claims return BATON_ECLOSED), wait until
  * every stage has handled every event published before, stop the threads
- * and call every on_shutdown. Poller stages must keep being polled by the
- * application meanwhile.
+ * and call every on_shutdown. Drain polls poller stages itself while it
+ * waits (an application loop may go on polling them concurrently), so a
+ * single-threaded program can drain.
  * @return 0; -EINVAL when not started; -ECANCELED when a handler error halted
  *         the graph (the message says where).
  * Thread safety: as baton_graph_add_stage(); not from a handler.
