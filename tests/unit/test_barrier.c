@@ -13,8 +13,11 @@
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "test_common.h"
 
@@ -84,10 +87,32 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * 1 when thread @p tid is inside a futex system call (asleep, for our
+ * waiters), 0 when not, -1 when this kernel does not say
+ * (/proc/self/task/<tid>/syscall missing).
+ */
+static int in_futex(int tid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1; /* "running" */
+	fclose(f);
+	return nr == SYS_futex;
+}
+
 /* A consumer waiting in its own thread. */
 struct waiter {
 	baton_barrier_t *b;
 	int64_t seq;
+	int tid;     /* atomic */
 	int started; /* atomic */
 	int done;    /* atomic */
 	int64_t result;
@@ -97,6 +122,7 @@ static void *wait_thread(void *arg)
 {
 	struct waiter *w = arg;
 
+	__atomic_store_n(&w->tid, (int)syscall(SYS_gettid), __ATOMIC_RELAXED);
 	__atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
 	w->result = baton_barrier_wait(w->b, w->seq);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
@@ -105,15 +131,17 @@ static void *wait_thread(void *arg)
 
 /*
  * Return once the waiter waits (or has finished): for strategies that may
- * block, once it sleeps on @p blk's futex; otherwise once it has started.
- * Whatever the caller does next is seen by the waiter before or while it
- * waits, so the outcome does not depend on which.
+ * block, once it has announced itself on @p blk and sits in the futex
+ * system call, so that only a wake-up can release it; otherwise once it has
+ * started. Whatever the caller does next is seen by the waiter before or
+ * while it waits, so the outcome does not depend on which.
  */
 static void await_waiting(struct waiter *w, baton_sequence_t *blk, uint32_t kind)
 {
 	while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
 		if (BATON_WAIT_CAN_BLOCK(kind)) {
-			if (__atomic_load_n(&blk->waiters, __ATOMIC_ACQUIRE) != 0)
+			if (__atomic_load_n(&blk->waiters, __ATOMIC_ACQUIRE) != 0 &&
+			    in_futex(__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE)) != 0)
 				return;
 		} else if (__atomic_load_n(&w->started, __ATOMIC_ACQUIRE)) {
 			return;
@@ -479,6 +507,56 @@ START_TEST(test_bar_create_errors)
 }
 END_TEST
 
+/* A barrier whose waiters may block registers with the sequences whose
+ * writers must wake them (the cursor, or its dependencies), and
+ * unregisters when destroyed; one that never blocks does not. */
+START_TEST(test_bar_registration)
+{
+	static const uint32_t kinds[] = { BATON_WAIT_BLOCK, BATON_WAIT_PHASED, BATON_WAIT_BUSY_SPIN,
+					  BATON_WAIT_YIELD, BATON_WAIT_SLEEP };
+	static const uint32_t expect[] = { 1, 2, 2, 2, 2 };
+	baton_ring_opts_t ro = { .capacity = 8, .event_size = 8 };
+	baton_barrier_t *b[5], *bd;
+	baton_sequence_t *cursor, *deps[2];
+	baton_sequencer_t *q;
+	baton_ring_t *r;
+	size_t i;
+
+	ck_assert_int_eq(baton_ring_create(&r, &ro), 0);
+	ck_assert_int_eq(baton_sequencer_create(&q, r, NULL), 0);
+	cursor = baton_sequencer_cursor_sequence(q);
+	ck_assert_uint_eq(__atomic_load_n(&cursor->may_block, __ATOMIC_RELAXED), 0);
+	for (i = 0; i < 5; i++) {
+		baton_barrier_opts_t bo = { .wait = { .kind = kinds[i] } };
+		ck_assert_int_eq(baton_barrier_create(&b[i], q, NULL, 0, &bo), 0);
+		ck_assert_uint_eq(__atomic_load_n(&cursor->may_block, __ATOMIC_RELAXED), expect[i]);
+	}
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(baton_sequence_create(&deps[i], -1), 0);
+	{
+		baton_barrier_opts_t bo = { .wait = { .kind = BATON_WAIT_BLOCK } };
+		ck_assert_int_eq(baton_barrier_create(&bd, q, deps, 2, &bo), 0);
+	}
+	ck_assert_uint_eq(__atomic_load_n(&deps[0]->may_block, __ATOMIC_RELAXED), 1);
+	ck_assert_uint_eq(__atomic_load_n(&deps[1]->may_block, __ATOMIC_RELAXED), 1);
+	ck_assert_uint_eq(__atomic_load_n(&cursor->may_block, __ATOMIC_RELAXED), 2);
+	baton_barrier_destroy(bd);
+	ck_assert_uint_eq(__atomic_load_n(&deps[0]->may_block, __ATOMIC_RELAXED), 0);
+	ck_assert_uint_eq(__atomic_load_n(&deps[1]->may_block, __ATOMIC_RELAXED), 0);
+
+	baton_barrier_destroy(b[0]);
+	ck_assert_uint_eq(__atomic_load_n(&cursor->may_block, __ATOMIC_RELAXED), 1);
+	for (i = 1; i < 5; i++)
+		baton_barrier_destroy(b[i]);
+	ck_assert_uint_eq(__atomic_load_n(&cursor->may_block, __ATOMIC_RELAXED), 0);
+
+	for (i = 0; i < 2; i++)
+		baton_sequence_destroy(deps[i]);
+	baton_sequencer_destroy(q);
+	baton_ring_destroy(r);
+}
+END_TEST
+
 static Suite *barrier_suite(void)
 {
 	Suite *s = suite_create("barrier");
@@ -494,6 +572,7 @@ static Suite *barrier_suite(void)
 
 	tc = tcase_create("create");
 	tcase_add_test(tc, test_bar_create_errors);
+	tcase_add_test(tc, test_bar_registration);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("wait");

@@ -129,6 +129,21 @@ START_TEST(test_ring_max_event)
 }
 END_TEST
 
+/* Valid options whose slots cannot be allocated: -ENOMEM with a message
+ * (2^32 slots of 16 MiB: 64 PiB, beyond any address space). */
+START_TEST(test_ring_enomem)
+{
+	baton_ring_opts_t o = { .capacity = BATON_RING_MAX_CAPACITY,
+				.event_size = BATON_RING_MAX_EVENT_SIZE };
+	baton_ring_t *r = NULL;
+
+	ck_assert_int_eq(baton_ring_create(&r, &o), -ENOMEM);
+	ck_assert_str_ne(baton_errmsg(), "");
+	ck_assert_ptr_nonnull(strstr(baton_errmsg(), "ring create"));
+	ck_assert_ptr_null(r);
+}
+END_TEST
+
 START_TEST(test_ring_capacity_one)
 {
 	baton_ring_t *r = ring_new(1, 16, 0);
@@ -329,6 +344,7 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, test_ring_bad_event_size);
 	tcase_add_test(tc, test_ring_bad_align);
 	tcase_add_test(tc, test_ring_max_event);
+	tcase_add_test(tc, test_ring_enomem);
 	tcase_add_test(tc, test_ring_capacity_one);
 	tcase_add_test(tc, test_ring_init_callback);
 	suite_add_tcase(s, tc);

@@ -12,8 +12,11 @@
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "test_common.h"
 
@@ -69,10 +72,32 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * 1 when thread @p tid is inside a futex system call (asleep, for our
+ * waiters), 0 when not, -1 when this kernel does not say
+ * (/proc/self/task/<tid>/syscall missing).
+ */
+static int in_futex(int tid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1; /* "running" */
+	fclose(f);
+	return nr == SYS_futex;
+}
+
 /* A producer claiming in its own thread. */
 struct claimer {
 	baton_sequencer_t *q;
 	int64_t n;
+	int tid;     /* atomic */
 	int started; /* atomic */
 	int done;    /* atomic */
 	int64_t result;
@@ -82,6 +107,7 @@ static void *claim_thread(void *arg)
 {
 	struct claimer *c = arg;
 
+	__atomic_store_n(&c->tid, (int)syscall(SYS_gettid), __ATOMIC_RELAXED);
 	__atomic_store_n(&c->started, 1, __ATOMIC_RELEASE);
 	c->result = baton_sequencer_claim_n(c->q, c->n);
 	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
@@ -90,15 +116,17 @@ static void *claim_thread(void *arg)
 
 /*
  * Return once the claimer is waiting (or finished): for strategies that may
- * block, once it sleeps on @p gate's futex; otherwise once it has started
- * (whatever we do next, it sees it before or while it waits). No timing
- * assumption: the test's outcome does not depend on which it is.
+ * block, once it has announced itself on @p gate and sits in the futex
+ * system call, so that only a wake-up can release it; otherwise once it has
+ * started (whatever we do next, it sees it before or while it waits). No
+ * timing assumption: the test's outcome does not depend on which it is.
  */
 static void await_waiting(struct claimer *c, baton_sequence_t *gate, uint32_t kind)
 {
 	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
 		if (BATON_WAIT_CAN_BLOCK(kind)) {
-			if (__atomic_load_n(&gate->waiters, __ATOMIC_ACQUIRE) != 0)
+			if (__atomic_load_n(&gate->waiters, __ATOMIC_ACQUIRE) != 0 &&
+			    in_futex(__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE)) != 0)
 				return;
 		} else if (__atomic_load_n(&c->started, __ATOMIC_ACQUIRE)) {
 			return;
@@ -498,6 +526,30 @@ START_TEST(test_seqr_no_gating_laps)
 }
 END_TEST
 
+/* With a strategy that may block, a gating sequence is registered so that
+ * advancing it wakes sleeping producers; removing it unregisters it. */
+START_TEST(test_seqr_gating_registration)
+{
+	baton_wait_t w = { .kind = KIND_OF(_i) };
+	uint32_t want = BATON_WAIT_CAN_BLOCK(w.kind) ? 1 : 0;
+	struct fixture f;
+	baton_sequence_t *g;
+
+	fx_init(&f, 8, MODE_OF(_i), &w, 0);
+	ck_assert_int_eq(baton_sequence_create(&g, -1), 0);
+	ck_assert_int_eq(baton_sequencer_add_gating(f.q, g), 0);
+	ck_assert_uint_eq(__atomic_load_n(&g->may_block, __ATOMIC_RELAXED), want);
+	ck_assert_int_eq(baton_sequencer_add_gating(f.q, g), -EEXIST);
+	ck_assert_uint_eq(__atomic_load_n(&g->may_block, __ATOMIC_RELAXED), want);
+	ck_assert_int_eq(baton_sequencer_remove_gating(f.q, g), 0);
+	ck_assert_uint_eq(__atomic_load_n(&g->may_block, __ATOMIC_RELAXED), 0);
+	ck_assert_int_eq(baton_sequencer_remove_gating(f.q, g), -ENOENT);
+	ck_assert_uint_eq(__atomic_load_n(&g->may_block, __ATOMIC_RELAXED), 0);
+	fx_fini(&f);
+	baton_sequence_destroy(g);
+}
+END_TEST
+
 START_TEST(test_seqr_create_errors)
 {
 	baton_ring_opts_t ro = { .capacity = 8, .event_size = 8 };
@@ -817,6 +869,7 @@ static Suite *sequencer_suite(void)
 	tcase_add_test(tc, test_seqr_gating_max);
 	tcase_add_loop_test(tc, test_seqr_gating_count_min, 0, NMODES);
 	tcase_add_loop_test(tc, test_seqr_add_gating_sets_cursor, 0, NMODES);
+	tcase_add_loop_test(tc, test_seqr_gating_registration, 0, NMODES * BATON_WAIT_KINDS);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("create");
