@@ -108,17 +108,21 @@ static int64_t poll_events(void *ctx, baton_sequence_t **block_on)
 {
 	struct await *a = ctx;
 	const baton_barrier_t *b = a->b;
-	int64_t hi = baton_barrier_available(b, a->seq);
+	int64_t hi;
 	uint32_t i;
 
 	*block_on = b->cursor;
-	if (hi < a->seq && b->ndeps > 0) {
-		/* Sleep on the upstream stage that holds us back. */
-		for (i = 0; i < b->ndeps; i++) {
-			if (baton_sequence_get(b->deps[i]) == hi) {
-				*block_on = b->deps[i];
-				break;
-			}
+	if (b->ndeps == 0)
+		return baton_barrier_available(b, a->seq);
+	/* Read each upstream sequence once and sleep on the one that holds us
+	 * back: a second read could name a sequence that is not it (or none),
+	 * and its writer would not wake us. */
+	hi = a->seq - 1 + b->max_batch;
+	for (i = 0; i < b->ndeps; i++) {
+		int64_t v = baton_sequence_get(b->deps[i]); /* A1 */
+		if (v < hi) {
+			hi = v;
+			*block_on = b->deps[i];
 		}
 	}
 	return hi;

@@ -86,12 +86,10 @@ START_TEST(test_strerror_errno)
 END_TEST
 
 /*
- * LIBRARY BUG (see the report): baton_sequencer_remove_gating() returns
- * -ENOENT, and baton_strerror() describes -ENOENT as "ring full": the hot-path
- * sentinels BATON_EFULL .. BATON_ETOOBIG (-2 .. -5) are the values of
- * -ENOENT, -ESRCH, -EINTR and -EIO (include/baton/common.h), and
- * baton_strerror() (lib/error.c) tests the sentinels first. Fails until the
- * sentinels leave the errno range.
+ * Regression: the hot-path sentinels once were -2 .. -5, the values of
+ * -ENOENT, -ESRCH, -EINTR and -EIO, so baton_strerror() described the
+ * -ENOENT of baton_sequencer_remove_gating() as "ring full". They now lie
+ * below -4096, outside the errno range.
  */
 START_TEST(test_strerror_enoent_from_remove_gating)
 {
@@ -138,13 +136,10 @@ START_TEST(test_errmsg_names_cause)
 END_TEST
 
 /*
- * LIBRARY BUG (see the report): baton_sequencer_create() and
- * baton_barrier_create() report an invalid wait strategy with
- * baton__error(rc, "...: %s", baton_errmsg()), formatting the thread-local
- * message buffer into itself (lib/sequencer.c, lib/barrier.c; vsnprintf in
- * lib/error.c). The prefix overwrites the start of the cause before it is
- * copied: "sequencer create: sequencer create: nown kind 99 (0 to 4)".
- * These fail until that is fixed.
+ * Regression: baton_sequencer_create() and baton_barrier_create() add
+ * context to the message of baton_wait_validate() by passing baton_errmsg()
+ * to baton__error(); formatting the thread-local buffer into itself once
+ * garbled it ("sequencer create: sequencer create: nown kind 99 (0 to 4)").
  */
 START_TEST(test_errmsg_nested_cause_sequencer)
 {

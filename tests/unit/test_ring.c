@@ -308,11 +308,9 @@ START_TEST(test_ring_stamps_start_unpublished)
 END_TEST
 
 /*
- * LIBRARY BUG (see the report): ring.h says a new ring has every stamp set
- * to "never published", but lib/ring.c stores i - capacity in slot i, which
- * baton_ring_is_published() reports as published for the sequences of the
- * lap before 0, BATON_SEQUENCE_INITIAL (-1, "nothing published") among them.
- * This test fails until that is fixed.
+ * A new ring has every stamp set to "never published": not even the
+ * sequences of the lap before 0, BATON_SEQUENCE_INITIAL (-1, "nothing
+ * published") among them, read as published.
  */
 START_TEST(test_ring_negative_sequences_unpublished)
 {
