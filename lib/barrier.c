@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "baton_internal.h"
 
@@ -72,6 +73,12 @@ int baton_barrier_create(baton_barrier_t **out, baton_sequencer_t *seqr,
 			   ? (int64_t)opts->max_batch
 			   : seqr->capacity;
 	b->alert = &b->baton__alert_word;
+	/* Linger when the batch found, hi - seq + 1, is below linger_batch. */
+	if (opts->wait.linger_ns != 0)
+		b->linger_below =
+		    (int64_t)(opts->wait.linger_batch ? opts->wait.linger_batch
+						      : BATON_WAIT_DEFAULT_LINGER_BATCH) -
+		    1;
 	b->wait = opts->wait;
 	baton__process_join();
 	if (BATON_WAIT_CAN_BLOCK(b->wait.kind)) {
@@ -157,4 +164,29 @@ void baton_barrier_clear_alert(baton_barrier_t *barrier)
 int baton_barrier_is_alerted(const baton_barrier_t *barrier)
 {
 	return __atomic_load_n(barrier->alert, __ATOMIC_ACQUIRE) != 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A consumer that re-reads the cursor as soon as it has handled a few events
+ * keeps the cursor's cache line bouncing between the cores on every event;
+ * pausing here, on the local clock only, lets the producer publish many
+ * events meanwhile, so the next read returns a large batch.
+ */
+int64_t baton__barrier_linger(const baton_barrier_t *b, int64_t seq, int64_t hi)
+{
+	uint64_t end = now_ns() + b->wait.linger_ns;
+	int64_t again;
+
+	while (now_ns() < end)
+		baton__cpu_relax();
+	again = baton_barrier_available(b, seq);
+	return again > hi ? again : hi;
 }

@@ -114,8 +114,11 @@ static int64_t await(struct worker *w, int64_t next)
 	baton_barrier_t *b = w->stage->barrier;
 	int64_t hi = baton_barrier_available(b, next);
 
-	if (hi >= next)
+	if (hi >= next) {
+		if (BATON_UNLIKELY(hi - next < b->linger_below))
+			return baton__barrier_linger(b, next, hi);
 		return hi;
+	}
 	COUNT(w->c.waits, 1);
 	for (;;) {
 		hi = baton_barrier_wait(b, next);

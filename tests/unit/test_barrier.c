@@ -557,6 +557,37 @@ START_TEST(test_bar_registration)
 }
 END_TEST
 
+/*
+ * Linger: a wait that finds fewer than linger_batch events pauses at least
+ * linger_ns before it returns them (never fewer than it found); one that
+ * finds enough returns at once, with no pause to measure.
+ */
+START_TEST(test_bar_linger)
+{
+	baton_wait_t w = { .kind = BATON_WAIT_BUSY_SPIN, .linger_ns = 20000000, .linger_batch = 4 };
+	struct fixture f;
+	uint64_t t0, waited;
+
+	fx_init(&f, 16, (uint32_t)_i & 1, (_i & 2) ? BATON_BARRIER_POLL_STAMPS : 0, 0, &w, 0);
+	publish_n(&f, 2); /* 0 .. 1: fewer than 4 */
+	t0 = now_ns();
+	ck_assert_int_eq(baton_barrier_wait(f.b, 0), 1);
+	waited = now_ns() - t0;
+	ck_assert_msg(waited >= 20000000, "lingered only %llu ns", (unsigned long long)waited);
+	/* The batch size at which it stops lingering: 4 events found. */
+	publish_n(&f, 4); /* 2 .. 5 */
+	ck_assert_int_eq(baton_barrier_wait(f.b, 2), 5);
+	/* linger_ns 0: never lingers, whatever linger_batch says. */
+	fx_fini(&f);
+	w.linger_ns = 0;
+	fx_init(&f, 16, 0, 0, 0, &w, 0);
+	ck_assert_int_eq(f.b->linger_below, 0);
+	publish_n(&f, 1);
+	ck_assert_int_eq(baton_barrier_wait(f.b, 0), 0);
+	fx_fini(&f);
+}
+END_TEST
+
 static Suite *barrier_suite(void)
 {
 	Suite *s = suite_create("barrier");
@@ -582,6 +613,7 @@ static Suite *barrier_suite(void)
 	tcase_add_loop_test(tc, test_bar_alert_wakes_waiter, 0, 2 * BATON_WAIT_KINDS);
 	tcase_add_loop_test(tc, test_bar_timeout, 0, 2 * BATON_WAIT_KINDS);
 	tcase_add_loop_test(tc, test_bar_dep_advance_wakes, 0, BATON_WAIT_KINDS);
+	tcase_add_loop_test(tc, test_bar_linger, 0, NHOWS);
 	suite_add_tcase(s, tc);
 	return s;
 }
