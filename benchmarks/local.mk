@@ -32,3 +32,4 @@ bench: benchmarks/unicast$(EXEEXT)
 	fi; \
 	echo "benchmarks/unicast $$* $(BENCH_ARGS)"; \
 	benchmarks/unicast$(EXEEXT) "$$@" $(BENCH_ARGS)
+include benchmarks/java.mk
