@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+#include "bench.h"
+int main(void)
+{
+	return 0;
+}
