@@ -123,6 +123,30 @@ void bench_threads(struct bench_run *r, struct bench_thread *t, int n)
 	pthread_barrier_destroy(&start);
 }
 
+int bench_graph_run(struct bench_run *r, baton_graph_t *g, struct bench_thread *producers,
+		    int nproducers)
+{
+	if (baton_graph_start(g) != 0)
+		return bench_baton_error(r, "graph start");
+	bench_threads(r, producers, nproducers);
+	if (baton_graph_drain(g) != 0)
+		return bench_baton_error(r, "graph drain");
+	return BENCH_OK;
+}
+
+void *bench_alloc_line(size_t size)
+{
+	size_t rounded = (size + 127) & ~(size_t)127;
+	void *p = aligned_alloc(128, rounded);
+
+	if (p == NULL) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		exit(1);
+	}
+	memset(p, 0, rounded);
+	return p;
+}
+
 int bench_baton_error(const struct bench_run *r, const char *what)
 {
 	fprintf(stderr, "%s: %s: %s: %s: %s\n", prog, r->test->name, r->impl->name, what,

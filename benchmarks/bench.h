@@ -162,6 +162,20 @@ struct bench_thread {
  */
 void bench_threads(struct bench_run *r, struct bench_thread *t, int n);
 
+/*
+ * The life of a graph in a throughput run: start it, run the producer
+ * threads (bench_threads()), drain it (every published event handled, the
+ * stage threads joined). Returns BENCH_OK, or BENCH_ERROR after printing
+ * what failed. The caller creates the graph and destroys it.
+ */
+int bench_graph_run(struct bench_run *r, baton_graph_t *g, struct bench_thread *producers,
+		    int nproducers);
+
+/* Allocate @p size zeroed bytes aligned to a cache line (a handler context
+ * that the stages write must not share a line with another); exits when out
+ * of memory. Free with free(). */
+void *bench_alloc_line(size_t size);
+
 /* Print a failed baton control call (what, and baton_errmsg()). Returns
  * BENCH_ERROR. */
 int bench_baton_error(const struct bench_run *r, const char *what);
