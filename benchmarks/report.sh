@@ -164,6 +164,7 @@ END {
 		line = ""
 		for (c = 1; c <= nc; c++)
 			line = line (c > 1 ? "  " : "") (c == 5 || c == 4 || (pass && c >= 8 && c <= 10) ? rpad(hdr[c], width[c]) : pad(hdr[c], width[c]))
+		sub(/ +$/, "", line)
 		print line
 		for (r = 1; r <= m; r++) {
 			line = ""
