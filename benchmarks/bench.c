@@ -442,6 +442,8 @@ static void tsc_pair(uint64_t *tsc, uint64_t *ns)
 	uint64_t best = UINT64_MAX;
 	int i;
 
+	*tsc = __rdtsc();
+	*ns = bench_now_ns();
 	for (i = 0; i < 9; i++) {
 		uint64_t a = __rdtsc(), t = bench_now_ns(), b = __rdtsc();
 		if (b - a < best) {
