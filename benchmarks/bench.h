@@ -171,9 +171,10 @@ void bench_threads(struct bench_run *r, struct bench_thread *t, int n);
 int bench_graph_run(struct bench_run *r, baton_graph_t *g, struct bench_thread *producers,
 		    int nproducers);
 
-/* Allocate @p size zeroed bytes aligned to a cache line (a handler context
- * that the stages write must not share a line with another); exits when out
- * of memory. Free with free(). */
+/* Allocate @p size zeroed bytes on 128-byte blocks of their own (two cache
+ * lines, as baton's sequences: a context that one thread writes must not
+ * share a line, nor its prefetch pair, with another's); exits when out of
+ * memory. Free with free(). */
 void *bench_alloc_line(size_t size);
 
 /* Print a failed baton control call (what, and baton_errmsg()). Returns

@@ -8,7 +8,13 @@
 #   make bench BENCH_ONLY="unicast pingpong"   some programs only
 #   make bench BENCH_ARGS="--runs 1"           more options for every program
 #   make bench-plot          figures from the results (needs gnuplot)
+#
+# A full run (BENCH_FULL=1) takes long: tens of minutes, most of it in the
+# mutex baselines.
 bench_names = unicast pipeline diamond multicast 3p1c workers pingpong
+bench_programs = benchmarks/unicast$(EXEEXT) benchmarks/pipeline$(EXEEXT) \
+	benchmarks/diamond$(EXEEXT) benchmarks/multicast$(EXEEXT) benchmarks/3p1c$(EXEEXT) \
+	benchmarks/workers$(EXEEXT) benchmarks/pingpong$(EXEEXT)
 noinst_PROGRAMS += benchmarks/unicast benchmarks/pipeline benchmarks/diamond \
 	benchmarks/multicast benchmarks/3p1c benchmarks/workers benchmarks/pingpong
 EXTRA_DIST += benchmarks/README.md benchmarks/report.sh benchmarks/plot.sh \
@@ -79,7 +85,7 @@ benchmarks_pingpong_LDFLAGS = $(bench_ldflags)
 # enabled it) appends its own; report.sh prints one table from all of them.
 # A wrong result (or a failed run) stops "make bench" with an error.
 .PHONY: bench bench-plot
-bench: $(noinst_PROGRAMS)
+bench: $(bench_programs)
 	@set -e; \
 	json='$(BENCH_JSON)'; test -n "$$json" || json=benchmarks/results.jsonl; \
 	case $$json in /*) ;; *) json=$$(pwd)/$$json ;; esac; \
