@@ -101,7 +101,8 @@ if [ -n "$tests" ]; then
 fi
 
 # Latency: every percentile file of pingpong, and the JSON-only rows.
-files= titles=
+files=''
+titles=''
 for f in "$pct"/pingpong-*.dat "$out"/latency-pingpong-*.dat; do
 	[ -r "$f" ] || continue
 	# The title: from the first line, "# <test> <impl> (<wait>): ...", as
