@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# Unit suites: one Check program per concept (see /work/shared/STYLE.md).
+# Unit suites: one Check program per concept.
 
 check_PROGRAMS += tests/unit/test_sequence
 tests_unit_test_sequence_CFLAGS = $(TEST_CFLAGS)
@@ -30,3 +30,9 @@ check_PROGRAMS += tests/unit/test_error
 tests_unit_test_error_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_error_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test_error
+
+# The suites that sleep and wake waiters, again under the classic wake-up
+# protocol (waiters register, writers pay a read-modify-write), which kernels
+# without expedited membarrier use: both protocols are tested everywhere.
+TESTS += tests/unit/classic-wake.sh
+EXTRA_DIST += tests/unit/classic-wake.sh
