@@ -17,7 +17,9 @@ struct counters {
 	uint64_t events, batches, waits, timeouts, errors;
 } __attribute__((aligned(64)));
 
-#define COUNT(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define COUNT(field, n)                                                                            \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n),              \
+			 __ATOMIC_RELAXED)
 
 struct stage;
 

@@ -264,19 +264,23 @@ int64_t baton_poller_poll(baton_poller_t *poller)
 	if (baton_barrier_is_alerted(st->barrier) ||
 	    !__atomic_load_n(&st->running, __ATOMIC_ACQUIRE))
 		return BATON_EALERTED;
+	/* Nothing to do costs no atomic read-modify-write. */
+	next = baton_sequence_get(w->seq) + 1;
+	if (baton_barrier_available(st->barrier, next) < next) {
+		COUNT(w->c.waits, 1);
+		return 0;
+	}
 	/* Another thread (drain) is polling this stage right now. */
 	if (__atomic_exchange_n(&poller->busy, 1, __ATOMIC_ACQUIRE))
 		return 0;
 	next = baton_sequence_get(w->seq) + 1;
 	hi = baton_barrier_available(st->barrier, next);
-	if (hi < next) {
-		COUNT(w->c.waits, 1);
+	if (hi < next)
 		ret = 0;
-	} else if (baton__stage_handle(w, next, hi) != 0) {
+	else if (baton__stage_handle(w, next, hi) != 0)
 		ret = BATON_EALERTED;
-	} else {
+	else
 		ret = hi - next + 1;
-	}
 	__atomic_store_n(&poller->busy, 0, __ATOMIC_RELEASE);
 	return ret;
 }
