@@ -30,6 +30,11 @@ int64_t baton__wait(const baton_wait_t *w, const uint32_t *alert, int64_t target
  * joins the process-wide memory barriers that waiter registration issues. */
 void baton__process_join(void);
 
+/* A process-wide memory barrier (expedited membarrier): every thread of
+ * every process using baton executes a full barrier before it returns.
+ * Returns 0, or -1 when the kernel cannot (the caller falls back). */
+int baton__process_fence(void);
+
 /* Register / unregister a waiter that may block on @p s (may_block count).
  * Only kernels without expedited membarrier need registration; elsewhere
  * these do nothing (see lib/wait.c). */

@@ -66,6 +66,7 @@ int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts)
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	g->state = GRAPH_CONFIG;
+	g->fenced_claims = opts->producer_mode == BATON_SINGLE_PRODUCER && !baton__wait_registers();
 	*out = g;
 	return 0;
 }
@@ -645,9 +646,19 @@ int baton_graph_drain(baton_graph_t *graph)
 		return baton__error(-EINVAL, "graph drain: the graph is %s",
 				    state_name(graph->state));
 	/* Stop taking events; wait for graph claims in flight to publish.
-	 * seq_cst store and load here pair with the producers' seq_cst
-	 * increment of inflight and load of accepting in graph_claim(). */
+	 * Multi-producer: the seq_cst store and load here pair with the
+	 * producers' seq_cst increment of inflight and load of accepting in
+	 * graph_claim(): one of the two sees the other. Single producer with
+	 * membarrier: the process-wide fence makes the producer's flag, set
+	 * before it read accepting, visible here, or makes it see accepting 0. */
 	__atomic_store_n(&graph->accepting, 0, __ATOMIC_SEQ_CST);
+	if (graph->fenced_claims && baton__process_fence() != 0) {
+		/* The kernel accepted the registration for these barriers, so
+		 * this does not fail; if it ever did, give a producer that read
+		 * accepting just before far more time than a claim takes. */
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+	}
 	while (__atomic_load_n(&graph->inflight, __ATOMIC_SEQ_CST) != 0 &&
 	       !__atomic_load_n(&graph->failed, __ATOMIC_ACQUIRE))
 		nap(&ns);
@@ -711,19 +722,36 @@ void baton_graph_destroy(baton_graph_t *graph)
 }
 
 /* Graph claims count themselves in flight until published, so that drain
- * knows when every accepted event is in the ring. */
+ * knows when every accepted event is in the ring. A single producer just
+ * raises a flag of its own (no atomic read-modify-write: drain fences). */
+static void inflight_done(baton_graph_t *g)
+{
+	if (g->fenced_claims)
+		__atomic_store_n(&g->inflight, 0, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_sub(&g->inflight, 1, __ATOMIC_RELEASE);
+}
+
 static int64_t graph_claim(baton_graph_t *g, int64_t n, int wait)
 {
 	int64_t hi;
 
-	__atomic_fetch_add(&g->inflight, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&g->accepting, __ATOMIC_SEQ_CST)) {
-		__atomic_fetch_sub(&g->inflight, 1, __ATOMIC_RELEASE);
-		return BATON_ECLOSED;
+	if (g->fenced_claims) {
+		__atomic_store_n(&g->inflight, 1, __ATOMIC_RELAXED);
+		if (!__atomic_load_n(&g->accepting, __ATOMIC_RELAXED)) {
+			inflight_done(g);
+			return BATON_ECLOSED;
+		}
+	} else {
+		__atomic_fetch_add(&g->inflight, 1, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&g->accepting, __ATOMIC_SEQ_CST)) {
+			inflight_done(g);
+			return BATON_ECLOSED;
+		}
 	}
 	hi = baton__sequencer_claim(g->seqr, n, wait);
 	if (BATON_IS_ERROR(hi))
-		__atomic_fetch_sub(&g->inflight, 1, __ATOMIC_RELEASE);
+		inflight_done(g);
 	return hi;
 }
 
@@ -755,13 +783,13 @@ void *baton_graph_event(baton_graph_t *graph, int64_t seq)
 void baton_graph_publish(baton_graph_t *graph, int64_t seq)
 {
 	baton_sequencer_publish(graph->seqr, seq);
-	__atomic_fetch_sub(&graph->inflight, 1, __ATOMIC_RELEASE);
+	inflight_done(graph);
 }
 
 void baton_graph_publish_range(baton_graph_t *graph, int64_t lo, int64_t hi)
 {
 	baton_sequencer_publish_range(graph->seqr, lo, hi);
-	__atomic_fetch_sub(&graph->inflight, 1, __ATOMIC_RELEASE);
+	inflight_done(graph);
 }
 
 static int64_t publish_events(baton_graph_t *g, int64_t n, baton_translate_fn fill, void *ctx,

@@ -64,7 +64,10 @@ struct baton_graph {
 	int state;
 	uint32_t accepting; /* graph claims allowed */
 	uint64_t inflight;  /* graph claims not yet published */
-	uint32_t failed;    /* a handler error halted the graph */
+	/* Single producer on a kernel with expedited membarrier: inflight is
+	 * a plain flag of the one producer, and drain fences for it. */
+	int fenced_claims;
+	uint32_t failed; /* a handler error halted the graph */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint32_t start_pending; /* threads that have not reported on_start */

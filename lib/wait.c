@@ -80,6 +80,14 @@ int baton__wait_registers(void)
 	return !sleeper_fences;
 }
 
+int baton__process_fence(void)
+{
+	baton__process_join();
+	if (!sleeper_fences)
+		return -1;
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0 ? 0 : -1;
+}
+
 void baton__waiter_register_many(baton_sequence_t *const *s, uint32_t n)
 {
 	uint32_t i;
