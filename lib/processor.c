@@ -96,6 +96,7 @@ int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi)
 			void *ev = baton_ring_get(r, s);
 			rc = h->on_event(h->ctx, ev, s, s == hi);
 			if (rc != 0 && !skip_error(w, s, ev, rc)) {
+				COUNT(w->c.events, (uint64_t)(s - lo));
 				baton_sequence_advance(w->seq, s - 1);
 				return -1;
 			}
@@ -215,9 +216,9 @@ void *baton__worker_main(void *arg)
 	}
 	g->start_pending--;
 	pthread_cond_broadcast(&g->cond);
-	while (g->go == 0)
+	while (w->go == 0)
 		pthread_cond_wait(&g->cond, &g->lock);
-	go = g->go;
+	go = w->go;
 	pthread_mutex_unlock(&g->lock);
 
 	if (go > 0) {
@@ -259,10 +260,13 @@ int64_t baton_poller_poll(baton_poller_t *poller)
 	struct worker *w = &st->workers[0];
 	int64_t next, hi, ret;
 
-	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == GRAPH_CONFIG || st->barrier == NULL)
-		return BATON_ECLOSED;
-	if (baton_barrier_is_alerted(st->barrier) ||
-	    !__atomic_load_n(&st->running, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&st->running, __ATOMIC_ACQUIRE)) {
+		/* Not started yet, or stopped (drain, halt, removal). */
+		if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == GRAPH_CONFIG)
+			return BATON_ECLOSED;
+		return BATON_EALERTED;
+	}
+	if (baton_barrier_is_alerted(st->barrier))
 		return BATON_EALERTED;
 	/* Nothing to do costs no atomic read-modify-write. */
 	next = baton_sequence_get(w->seq) + 1;

@@ -217,6 +217,9 @@ int baton_sequencer_remove_gating(baton_sequencer_t *seqr, baton_sequence_t *seq
 			__atomic_store_n(&st->gating[i], 0, __ATOMIC_RELEASE);
 			if (BATON_WAIT_CAN_BLOCK(seqr->wait.kind))
 				baton__waiter_unregister(seq);
+			/* A producer asleep on it waits for it no more: wake it so
+			 * that it looks at the gating sequences again. */
+			baton__sequence_wake(seq);
 			pthread_mutex_unlock(&gating_lock);
 			return 0;
 		}
