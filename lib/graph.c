@@ -66,6 +66,8 @@ int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts)
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	g->state = GRAPH_CONFIG;
+	g->fenced_claims = opts->producer_mode == BATON_SINGLE_PRODUCER && !baton__wait_registers();
+	g->sp_claimed = BATON_SEQUENCE_INITIAL;
 	*out = g;
 	return 0;
 }
@@ -336,16 +338,22 @@ static int poller_start(baton_graph_t *g, struct stage *st)
 	return rc;
 }
 
-/* Wait for the on_start of every thread, then let them run (1) or not (-1). */
-static int release_threads(baton_graph_t *g, int abort)
+/* Wait for the on_start of every thread started, then let the workers of
+ * @p stages run (go 1) or not (go -1). Each worker has its own go word, so
+ * a later start (a stage added while running) never touches the decision
+ * an earlier one made for threads slow to read it. */
+static int release_threads(baton_graph_t *g, struct stage *const *stages, uint32_t n, int abort)
 {
+	uint32_t i, j;
 	int failed;
 
 	pthread_mutex_lock(&g->lock);
 	while (g->start_pending > 0)
 		pthread_cond_wait(&g->cond, &g->lock);
 	failed = g->start_failed;
-	g->go = abort || failed ? -1 : 1;
+	for (i = 0; i < n; i++)
+		for (j = 0; j < stages[i]->nworkers; j++)
+			stages[i]->workers[j].go = abort || failed ? -1 : 1;
 	pthread_cond_broadcast(&g->cond);
 	pthread_mutex_unlock(&g->lock);
 	return failed;
@@ -355,7 +363,7 @@ static void stage_stop(baton_graph_t *g, struct stage *st)
 {
 	uint32_t i;
 
-	if (!st->running)
+	if (!__atomic_load_n(&st->running, __ATOMIC_ACQUIRE))
 		return;
 	if (st->barrier != NULL)
 		baton_barrier_alert(st->barrier);
@@ -374,7 +382,7 @@ static void stage_stop(baton_graph_t *g, struct stage *st)
 		st->workers[0].h.on_shutdown(st->workers[0].h.ctx);
 	}
 	(void)g;
-	st->running = 0;
+	__atomic_store_n(&st->running, 0, __ATOMIC_RELEASE);
 }
 
 static void stop_all(baton_graph_t *g)
@@ -402,7 +410,7 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 {
 	struct stage *st;
 	uint32_t i, n;
-	int rc;
+	int rc, failed;
 
 	if (graph == NULL || opts == NULL)
 		return baton__error(-EINVAL, "add stage: NULL %s",
@@ -440,23 +448,27 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 		return rc;
 	}
 	pthread_mutex_lock(&graph->lock);
-	graph->go = 0;
 	graph->start_failed = 0;
 	pthread_mutex_unlock(&graph->lock);
 	rc = poller_start(graph, st);
 	if (rc == 0)
 		rc = stage_threads(graph, st);
-	st->running = 1;
-	if (release_threads(graph, rc != 0) || rc != 0) {
+	__atomic_store_n(&st->running, 1, __ATOMIC_RELEASE);
+	failed = release_threads(graph, &st, 1, rc != 0);
+	if (failed || rc != 0) {
 		stage_stop(graph, st);
 		stage_ungate(graph, st);
-		/* Producers may still read the sequences once: keep them until
-		 * the graph is destroyed, in the stage list but stopped. */
-		rc = rc != 0 ? rc : baton__error(-ECANCELED, "add stage: %s", graph->fail_msg);
+		if (failed) /* an on_start failed (rc is then its raw value) */
+			rc = baton__error(-ECANCELED, "add stage: %s", graph->fail_msg);
 		pthread_mutex_lock(&graph->lock);
 		graph->start_failed = 0;
 		pthread_mutex_unlock(&graph->lock);
-		stage_free(st);
+		baton_barrier_destroy(st->barrier);
+		st->barrier = NULL;
+		/* Producers may still read its sequences once: free it with the
+		 * graph. */
+		st->removed_next = graph->removed;
+		graph->removed = st;
 		return rc;
 	}
 	pthread_mutex_lock(&graph->lock);
@@ -495,8 +507,10 @@ int baton_graph_remove_stage(baton_graph_t *graph, const char *name)
 	if (has_dependents(graph, st, NULL))
 		return baton__error(-EBUSY, "remove stage \"%s\": other stages depend on it", name);
 	if (graph->state == GRAPH_CONFIG) {
+		/* Freed with the graph: a poller of it may still be held. */
 		unlist(graph, st);
-		stage_free(st);
+		st->removed_next = graph->removed;
+		graph->removed = st;
 		return 0;
 	}
 	/* Stages it depends on that become last stages gate the producers
@@ -513,6 +527,9 @@ int baton_graph_remove_stage(baton_graph_t *graph, const char *name)
 	stage_stop(graph, st);
 	stage_ungate(graph, st);
 	unlist(graph, st);
+	/* Its threads are gone: unregister its waiters from upstream now. */
+	baton_barrier_destroy(st->barrier);
+	st->barrier = NULL;
 	/* Producers may still read its sequences once: free it with the graph. */
 	st->removed_next = graph->removed;
 	graph->removed = st;
@@ -596,10 +613,9 @@ int baton_graph_start(baton_graph_t *graph)
 		}
 		return rc;
 	}
-	graph->go = 0;
 	graph->start_failed = 0;
 	for (i = 0; rc == 0 && i < graph->nstages; i++) {
-		graph->stages[i]->running = 1;
+		__atomic_store_n(&graph->stages[i]->running, 1, __ATOMIC_RELEASE);
 		rc = poller_start(graph, graph->stages[i]);
 		if (rc == 0)
 			rc = stage_threads(graph, graph->stages[i]);
@@ -607,7 +623,7 @@ int baton_graph_start(baton_graph_t *graph)
 			rc = 0; /* reported by release_threads() */
 	}
 	__atomic_store_n(&graph->state, GRAPH_RUNNING, __ATOMIC_RELEASE);
-	if (release_threads(graph, rc != 0) || rc != 0) {
+	if (release_threads(graph, graph->stages, graph->nstages, rc != 0) || rc != 0) {
 		if (rc == 0)
 			rc = baton__error(-ECANCELED, "graph start: %s", graph->fail_msg);
 		stop_all(graph);
@@ -630,7 +646,7 @@ static void nap(uint64_t *ns)
 int baton_graph_drain(baton_graph_t *graph)
 {
 	uint64_t ns = 1000;
-	int64_t target;
+	int64_t target = BATON_SEQUENCE_INITIAL;
 	uint32_t i, j;
 
 	if (graph == NULL)
@@ -638,14 +654,35 @@ int baton_graph_drain(baton_graph_t *graph)
 	if (graph->state != GRAPH_RUNNING)
 		return baton__error(-EINVAL, "graph drain: the graph is %s",
 				    state_name(graph->state));
-	/* Stop taking events; wait for graph claims in flight to publish.
-	 * seq_cst store and load here pair with the producers' seq_cst
-	 * increment of inflight and load of accepting in graph_claim(). */
+	/* Stop taking events, then find the last sequence a graph claim took:
+	 * claims that read accepting before it turned 0 are waited for.
+	 * Multi-producer: the seq_cst store and load here pair with the
+	 * producers' seq_cst increment of inflight and load of accepting in
+	 * graph_claim(): one of the two sees the other. Single producer with
+	 * membarrier: the process-wide fence makes the producer's sp_claiming,
+	 * raised before it read accepting, visible here, or makes it see 0. */
 	__atomic_store_n(&graph->accepting, 0, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&graph->inflight, __ATOMIC_SEQ_CST) != 0 &&
-	       !__atomic_load_n(&graph->failed, __ATOMIC_ACQUIRE))
-		nap(&ns);
-	target = baton_sequencer_cursor(graph->seqr);
+	if (graph->fenced_claims) {
+		if (baton__process_fence() != 0) {
+			/* The kernel accepted the registration for these
+			 * barriers, so this does not fail; if it ever did,
+			 * give a claim in progress far more time than it takes. */
+			struct timespec ts = { 0, 10000000 };
+			nanosleep(&ts, NULL);
+		}
+		while (__atomic_load_n(&graph->sp_claiming, __ATOMIC_ACQUIRE) != 0)
+			nap(&ns);
+		target = __atomic_load_n(&graph->sp_claimed, __ATOMIC_RELAXED);
+		while (baton_sequencer_cursor(graph->seqr) < target &&
+		       !__atomic_load_n(&graph->failed, __ATOMIC_ACQUIRE))
+			nap(&ns); /* claimed, not yet published */
+	} else {
+		while (__atomic_load_n(&graph->inflight, __ATOMIC_SEQ_CST) != 0 &&
+		       !__atomic_load_n(&graph->failed, __ATOMIC_ACQUIRE))
+			nap(&ns);
+	}
+	if (baton_sequencer_cursor(graph->seqr) > target)
+		target = baton_sequencer_cursor(graph->seqr);
 	for (;;) {
 		int done = 1;
 		if (__atomic_load_n(&graph->failed, __ATOMIC_ACQUIRE))
@@ -685,6 +722,11 @@ void baton_graph_destroy(baton_graph_t *graph)
 		return;
 	if (graph->state == GRAPH_RUNNING)
 		stop_all(graph);
+	/* Barriers first: they unregister from upstream stages' sequences. */
+	for (i = 0; i < graph->nstages; i++) {
+		baton_barrier_destroy(graph->stages[i]->barrier);
+		graph->stages[i]->barrier = NULL;
+	}
 	for (i = 0; i < graph->nstages; i++)
 		stage_free(graph->stages[i]);
 	while (graph->removed != NULL) {
@@ -699,21 +741,37 @@ void baton_graph_destroy(baton_graph_t *graph)
 	free(graph);
 }
 
-/* Graph claims count themselves in flight until published, so that drain
- * knows when every accepted event is in the ring. */
+/* Graph claims count the events they take until those are published, so
+ * that drain knows when every accepted event is in the ring. A single
+ * producer only raises a flag of its own (drain fences for it). */
 static int64_t graph_claim(baton_graph_t *g, int64_t n, int wait)
 {
 	int64_t hi;
 
-	__atomic_fetch_add(&g->inflight, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&g->accepting, __ATOMIC_SEQ_CST)) {
-		__atomic_fetch_sub(&g->inflight, 1, __ATOMIC_RELEASE);
-		return BATON_ECLOSED;
+	if (g->fenced_claims) {
+		__atomic_store_n(&g->sp_claiming, 1, __ATOMIC_RELAXED);
+		hi = BATON_ECLOSED;
+		if (__atomic_load_n(&g->accepting, __ATOMIC_RELAXED)) {
+			hi = baton__sequencer_claim(g->seqr, n, wait);
+			if (!BATON_IS_ERROR(hi))
+				__atomic_store_n(&g->sp_claimed, hi, __ATOMIC_RELAXED);
+		}
+		__atomic_store_n(&g->sp_claiming, 0, __ATOMIC_RELEASE);
+		return hi;
 	}
-	hi = baton__sequencer_claim(g->seqr, n, wait);
+	__atomic_fetch_add(&g->inflight, (uint64_t)n, __ATOMIC_SEQ_CST);
+	hi = BATON_ECLOSED;
+	if (__atomic_load_n(&g->accepting, __ATOMIC_SEQ_CST))
+		hi = baton__sequencer_claim(g->seqr, n, wait);
 	if (BATON_IS_ERROR(hi))
-		__atomic_fetch_sub(&g->inflight, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&g->inflight, (uint64_t)n, __ATOMIC_RELEASE);
 	return hi;
+}
+
+static void published(baton_graph_t *g, int64_t n)
+{
+	if (!g->fenced_claims)
+		__atomic_fetch_sub(&g->inflight, (uint64_t)n, __ATOMIC_RELEASE);
 }
 
 int64_t baton_graph_claim(baton_graph_t *graph)
@@ -744,13 +802,13 @@ void *baton_graph_event(baton_graph_t *graph, int64_t seq)
 void baton_graph_publish(baton_graph_t *graph, int64_t seq)
 {
 	baton_sequencer_publish(graph->seqr, seq);
-	__atomic_fetch_sub(&graph->inflight, 1, __ATOMIC_RELEASE);
+	published(graph, 1);
 }
 
 void baton_graph_publish_range(baton_graph_t *graph, int64_t lo, int64_t hi)
 {
 	baton_sequencer_publish_range(graph->seqr, lo, hi);
-	__atomic_fetch_sub(&graph->inflight, 1, __ATOMIC_RELEASE);
+	published(graph, hi - lo + 1);
 }
 
 static int64_t publish_events(baton_graph_t *g, int64_t n, baton_translate_fn fill, void *ctx,

@@ -17,7 +17,9 @@ struct counters {
 	uint64_t events, batches, waits, timeouts, errors;
 } __attribute__((aligned(64)));
 
-#define COUNT(field, n) __atomic_store_n(&(field), (field) + (n), __ATOMIC_RELAXED)
+#define COUNT(field, n)                                                                            \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n),              \
+			 __ATOMIC_RELAXED)
 
 struct stage;
 
@@ -29,6 +31,7 @@ struct worker {
 	pthread_t thread;
 	int thread_started;
 	int started_ok; /* its on_start returned 0 */
+	int go;		/* set by the starting call: 1 run, -1 do not (under lock) */
 	struct counters c;
 };
 
@@ -51,7 +54,7 @@ struct stage {
 	int gating; /* its workers' sequences gate the producers */
 	int running;
 	uint32_t mark;		    /* cycle search */
-	struct stage *removed_next; /* removed while running, freed with the graph */
+	struct stage *removed_next; /* removed, freed with the graph */
 };
 
 struct baton_graph {
@@ -61,13 +64,22 @@ struct baton_graph {
 	uint32_t nstages;
 	int state;
 	uint32_t accepting; /* graph claims allowed */
-	uint64_t inflight;  /* graph claims not yet published */
-	uint32_t failed;    /* a handler error halted the graph */
+	/* Graph claims not yet published, in events (multi-producer, or no
+	 * expedited membarrier). */
+	uint64_t inflight;
+	/* Single producer on a kernel with expedited membarrier: no atomic
+	 * read-modify-write per claim; the producer raises sp_claiming around
+	 * each claim and records the highest sequence it claimed, and drain
+	 * fences the process before it reads them. */
+	int fenced_claims;
+	uint32_t sp_claiming;
+	int64_t sp_claimed;
+	uint32_t failed; /* a handler error halted the graph */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint32_t start_pending; /* threads that have not reported on_start */
 	int start_failed;
-	int go; /* 1: run, -1: abort before the first event */
+
 	char fail_msg[256];
 	struct stage *removed; /* stages removed while running */
 };

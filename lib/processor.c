@@ -96,6 +96,7 @@ int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi)
 			void *ev = baton_ring_get(r, s);
 			rc = h->on_event(h->ctx, ev, s, s == hi);
 			if (rc != 0 && !skip_error(w, s, ev, rc)) {
+				COUNT(w->c.events, (uint64_t)(s - lo));
 				baton_sequence_advance(w->seq, s - 1);
 				return -1;
 			}
@@ -114,8 +115,11 @@ static int64_t await(struct worker *w, int64_t next)
 	baton_barrier_t *b = w->stage->barrier;
 	int64_t hi = baton_barrier_available(b, next);
 
-	if (hi >= next)
+	if (hi >= next) {
+		if (BATON_UNLIKELY(hi - next < b->linger_below))
+			return baton__barrier_linger(b, next, hi);
 		return hi;
+	}
 	COUNT(w->c.waits, 1);
 	for (;;) {
 		hi = baton_barrier_wait(b, next);
@@ -212,9 +216,9 @@ void *baton__worker_main(void *arg)
 	}
 	g->start_pending--;
 	pthread_cond_broadcast(&g->cond);
-	while (g->go == 0)
+	while (w->go == 0)
 		pthread_cond_wait(&g->cond, &g->lock);
-	go = g->go;
+	go = w->go;
 	pthread_mutex_unlock(&g->lock);
 
 	if (go > 0) {
@@ -256,23 +260,31 @@ int64_t baton_poller_poll(baton_poller_t *poller)
 	struct worker *w = &st->workers[0];
 	int64_t next, hi, ret;
 
-	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == GRAPH_CONFIG || st->barrier == NULL)
-		return BATON_ECLOSED;
-	if (baton_barrier_is_alerted(st->barrier) || !st->running)
+	if (!__atomic_load_n(&st->running, __ATOMIC_ACQUIRE)) {
+		/* Not started yet, or stopped (drain, halt, removal). */
+		if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == GRAPH_CONFIG)
+			return BATON_ECLOSED;
 		return BATON_EALERTED;
+	}
+	if (baton_barrier_is_alerted(st->barrier))
+		return BATON_EALERTED;
+	/* Nothing to do costs no atomic read-modify-write. */
+	next = baton_sequence_get(w->seq) + 1;
+	if (baton_barrier_available(st->barrier, next) < next) {
+		COUNT(w->c.waits, 1);
+		return 0;
+	}
 	/* Another thread (drain) is polling this stage right now. */
 	if (__atomic_exchange_n(&poller->busy, 1, __ATOMIC_ACQUIRE))
 		return 0;
 	next = baton_sequence_get(w->seq) + 1;
 	hi = baton_barrier_available(st->barrier, next);
-	if (hi < next) {
-		COUNT(w->c.waits, 1);
+	if (hi < next)
 		ret = 0;
-	} else if (baton__stage_handle(w, next, hi) != 0) {
+	else if (baton__stage_handle(w, next, hi) != 0)
 		ret = BATON_EALERTED;
-	} else {
+	else
 		ret = hi - next + 1;
-	}
 	__atomic_store_n(&poller->busy, 0, __ATOMIC_RELEASE);
 	return ret;
 }

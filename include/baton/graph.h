@@ -37,10 +37,6 @@ typedef struct baton_graph baton_graph_t;
 /** An application-driven stage (opaque): see baton_graph_poller(). */
 typedef struct baton_poller baton_poller_t;
 
-/** A graph call refused because the graph does not take events (not
- * started, draining or stopped). Hot-path sentinel, < -1. */
-#define BATON_ECLOSED ((int64_t)-6)
-
 /** Options of baton_graph_create(). Zero-initialisable. */
 typedef struct baton_graph_opts {
 	uint64_t capacity;	    /**< ring slots, a power of two; required */
@@ -122,8 +118,10 @@ BATON_API int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *
  *         stage that is a pool, bad flags, wait strategy or error policy,
  *         an unknown dependency (running graph), a graph that is stopped;
  *         -EEXIST for a duplicate name; -ENOSPC past BATON_GRAPH_MAX_STAGES
- *         or BATON_STAGE_MAX_WORKERS; -ENOMEM; on a running graph, the
- *         error of the handler's on_start.
+ *         or BATON_STAGE_MAX_WORKERS; -ENOMEM; on a running graph,
+ *         -ECANCELED when its on_start failed (the message names the stage
+ *         and the value on_start returned; the stage is not added), -EAGAIN
+ *         when its thread cannot be created.
  * Thread safety: not concurrently with other control calls on the graph.
  */
 BATON_API int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
@@ -154,8 +152,9 @@ BATON_API int baton_graph_start(baton_graph_t *graph);
 /**
  * Drain: stop taking events (graph claims return BATON_ECLOSED), wait until
  * every stage has handled every event published before, stop the threads
- * and call every on_shutdown. Poller stages must keep being polled by the
- * application meanwhile.
+ * and call every on_shutdown. Drain polls poller stages itself while it
+ * waits (an application loop may go on polling them concurrently), so a
+ * single-threaded program can drain.
  * @return 0; -EINVAL when not started; -ECANCELED when a handler error halted
  *         the graph (the message says where).
  * Thread safety: as baton_graph_add_stage(); not from a handler.
@@ -179,6 +178,8 @@ BATON_API int baton_graph_halt(baton_graph_t *graph);
 BATON_API void baton_graph_destroy(baton_graph_t *graph);
 
 /** @name Publishing through the graph
+ * Every sequence a graph claim took must be published (one by one or in
+ * ranges, in any split): drain waits for them.
  * Thread safety: single-producer graph: one producer thread;
  * multi-producer: any thread.
  * @{ */
@@ -230,7 +231,8 @@ BATON_API baton_ring_t *baton_graph_ring(baton_graph_t *graph);
 
 /**
  * The poller of a BATON_STAGE_POLLER stage, valid until the graph is
- * destroyed. @return 0; -ENOENT for an unknown name; -EINVAL when the stage
+ * destroyed (even when the stage is removed: it then polls
+ * BATON_EALERTED). @return 0; -ENOENT for an unknown name; -EINVAL when the stage
  * is not a poller stage.
  */
 BATON_API int baton_graph_poller(baton_graph_t *graph, const char *name, baton_poller_t **out);
@@ -239,9 +241,10 @@ BATON_API int baton_graph_poller(baton_graph_t *graph, const char *name, baton_p
  * Handle what is available for a poller stage, without waiting: at most
  * max_batch events.
  * @return the number of events handled (> 0); 0 when nothing is available
- *         yet; BATON_EALERTED when the graph is stopped or stopping
- *         (after a drain has handled everything, or a halt); BATON_ECLOSED
- *         when the graph is not started yet.
+ *         yet; BATON_EALERTED when the graph or the stage is stopped or
+ *         stopping (after a drain has handled everything, a halt, or the
+ *         stage's removal); BATON_ECLOSED when the graph is not started
+ *         yet (removed or not).
  * Thread safety: one thread at a time per poller.
  */
 BATON_API int64_t baton_poller_poll(baton_poller_t *poller);

@@ -1,1 +1,39 @@
 # SPDX-License-Identifier: MIT
+# Stress suites: threads hammering the sequencer, the barriers and the wait
+# strategies, checking that every event arrives exactly once and in order at
+# every consumer. "make check" runs them short; "make stress" runs them with
+# BATON_STRESS_SCALE=100 (or the value in the environment).
+STRESS_TESTS = \
+	tests/stress/test_stress_sp \
+	tests/stress/test_stress_mp \
+	tests/stress/test_stress_gating \
+	tests/stress/test_stress_halt
+check_PROGRAMS += $(STRESS_TESTS)
+TESTS += $(STRESS_TESTS)
+
+stress_harness = tests/stress/stress.c tests/stress/stress.h
+
+tests_stress_test_stress_sp_SOURCES = tests/stress/test_stress_sp.c $(stress_harness)
+tests_stress_test_stress_sp_CFLAGS = $(TEST_CFLAGS)
+tests_stress_test_stress_sp_LDADD = $(TEST_LIBS)
+
+tests_stress_test_stress_mp_SOURCES = tests/stress/test_stress_mp.c $(stress_harness)
+tests_stress_test_stress_mp_CFLAGS = $(TEST_CFLAGS)
+tests_stress_test_stress_mp_LDADD = $(TEST_LIBS)
+
+tests_stress_test_stress_gating_SOURCES = tests/stress/test_stress_gating.c $(stress_harness)
+tests_stress_test_stress_gating_CFLAGS = $(TEST_CFLAGS)
+tests_stress_test_stress_gating_LDADD = $(TEST_LIBS)
+
+tests_stress_test_stress_halt_SOURCES = tests/stress/test_stress_halt.c $(stress_harness)
+tests_stress_test_stress_halt_CFLAGS = $(TEST_CFLAGS)
+tests_stress_test_stress_halt_LDADD = $(TEST_LIBS)
+
+.PHONY: stress
+stress: $(STRESS_TESTS)
+	@scale=$${BATON_STRESS_SCALE:-100}; failed=0; \
+	for t in $(STRESS_TESTS); do \
+		echo "$$t: BATON_STRESS_SCALE=$$scale"; \
+		BATON_STRESS_SCALE=$$scale ./$$t || failed=1; \
+	done; \
+	test $$failed = 0
