@@ -2488,11 +2488,14 @@ START_TEST(test_add_stage_running_errors)
 		     &x),
 		 -EINVAL);
 	ck_assert_ptr_nonnull(strstr(baton_errmsg(), "missing"));
-	/* A failing on_start: add returns its error; the graph goes on. */
-	bad.start_rc = -EPERM;
+	/* A failing on_start: -ECANCELED, a message naming the stage and what
+	 * on_start returned; the stage is not added and the graph goes on. */
+	bad.start_rc = -EACCES;
 	CK_FAILS(
 	    baton_graph_add_stage(g, &(baton_stage_opts_t){ .name = "late", .flags = flags }, &x),
-	    -EPERM);
+	    -ECANCELED);
+	ck_assert_msg(strstr(baton_errmsg(), "late") != NULL, "%s", baton_errmsg());
+	ck_assert_msg(has_number(baton_errmsg(), -EACCES), "%s", baton_errmsg());
 	ck_assert_int_eq(bad.starts, 1);
 	ck_assert_int_eq(bad.shutdowns, 0);
 	CK_FAILS(baton_graph_stage_counters(g, "late", &c), -ENOENT);
