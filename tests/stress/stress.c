@@ -109,11 +109,21 @@ static void stress_delay(uint64_t *rng)
 	}
 }
 
-static void sleep_ms(long ms)
+static void sleep_us(long us)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/*
+ * How the test's own threads (not producers or consumers) wait for
+ * progress: a short sleep, not sched_yield(), which on two cores would make
+ * them one more spinning thread beside busy-spinning consumers.
+ */
+static void pause_briefly(void)
+{
+	sleep_us(100);
 }
 
 static uint64_t now_ns(void)
@@ -202,7 +212,7 @@ static void *producer_main(void *arg)
 		/* Keep the last quarter until every JOIN consumer is in. */
 		if (r->per > 0 && p->produced >= r->per - r->per / 4 &&
 		    __atomic_load_n(&r->joins_pending, __ATOMIC_ACQUIRE) != 0) {
-			sched_yield();
+			pause_briefly();
 			continue;
 		}
 		if (style == STRESS_CLAIM_MIXED)
@@ -391,9 +401,9 @@ static void wait_stuck(struct run *r, int64_t k)
 		} else if (now_ns() - since > 2000000) {
 			break;
 		}
-		sched_yield();
+		pause_briefly();
 	}
-	sleep_ms(2);
+	sleep_us(2000);
 }
 
 static int consumer_join(struct consumer *c)
@@ -470,7 +480,7 @@ static void *consumer_main(void *arg)
 	switch (c->o->role) {
 	case STRESS_JOIN:
 		while (!aborted(r) && baton_sequencer_cursor(r->seqr) < r->total / 4)
-			sched_yield();
+			pause_briefly();
 		if (aborted(r) || consumer_join(c) != 0) {
 			c->res.exit = STRESS_EXIT_ABORTED;
 			break;
@@ -580,7 +590,7 @@ static void join_thread(struct run *r, pthread_t t, const uint32_t *done, int *l
 {
 	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
 		watch(r, what);
-		sleep_ms(1);
+		pause_briefly();
 	}
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	*live = 0;
@@ -611,7 +621,7 @@ static void wait_consumers(struct run *r, int64_t seq)
 	for (i = 0; i < r->o->nconsumers && !aborted(r); i++)
 		while (!aborted(r) && baton_sequence_get(r->c[i].seq) < seq) {
 			watch(r, "the consumers to progress");
-			sched_yield();
+			pause_briefly();
 		}
 }
 
@@ -837,7 +847,7 @@ void stress_run(const struct stress_opts *o, struct stress_result *res)
 		/* Every consumer has read everything: they wait for more (a
 		 * moment lets the blocking ones fall asleep). */
 		wait_consumers(r, r->total - 1);
-		sleep_ms(2);
+		sleep_us(2000);
 		for (i = 0; i < o->nconsumers; i++)
 			baton_barrier_alert(r->c[i].barrier);
 		join_consumers(r);
