@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "baton_internal.h"
 
@@ -72,6 +73,12 @@ int baton_barrier_create(baton_barrier_t **out, baton_sequencer_t *seqr,
 			   ? (int64_t)opts->max_batch
 			   : seqr->capacity;
 	b->alert = &b->baton__alert_word;
+	/* Linger when the batch found, hi - seq + 1, is below linger_batch. */
+	if (opts->wait.linger_ns != 0)
+		b->linger_below =
+		    (int64_t)(opts->wait.linger_batch ? opts->wait.linger_batch
+						      : BATON_WAIT_DEFAULT_LINGER_BATCH) -
+		    1;
 	b->wait = opts->wait;
 	baton__process_join();
 	if (BATON_WAIT_CAN_BLOCK(b->wait.kind)) {
@@ -108,17 +115,21 @@ static int64_t poll_events(void *ctx, baton_sequence_t **block_on)
 {
 	struct await *a = ctx;
 	const baton_barrier_t *b = a->b;
-	int64_t hi = baton_barrier_available(b, a->seq);
+	int64_t hi;
 	uint32_t i;
 
 	*block_on = b->cursor;
-	if (hi < a->seq && b->ndeps > 0) {
-		/* Sleep on the upstream stage that holds us back. */
-		for (i = 0; i < b->ndeps; i++) {
-			if (baton_sequence_get(b->deps[i]) == hi) {
-				*block_on = b->deps[i];
-				break;
-			}
+	if (b->ndeps == 0)
+		return baton_barrier_available(b, a->seq);
+	/* Read each upstream sequence once and sleep on the one that holds us
+	 * back: a second read could name a sequence that is not it (or none),
+	 * and its writer would not wake us. */
+	hi = a->seq - 1 + b->max_batch;
+	for (i = 0; i < b->ndeps; i++) {
+		int64_t v = baton_sequence_get(b->deps[i]); /* A1 */
+		if (v < hi) {
+			hi = v;
+			*block_on = b->deps[i];
 		}
 	}
 	return hi;
@@ -153,4 +164,29 @@ void baton_barrier_clear_alert(baton_barrier_t *barrier)
 int baton_barrier_is_alerted(const baton_barrier_t *barrier)
 {
 	return __atomic_load_n(barrier->alert, __ATOMIC_ACQUIRE) != 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A consumer that re-reads the cursor as soon as it has handled a few events
+ * keeps the cursor's cache line bouncing between the cores on every event;
+ * pausing here, on the local clock only, lets the producer publish many
+ * events meanwhile, so the next read returns a large batch.
+ */
+int64_t baton__barrier_linger(const baton_barrier_t *b, int64_t seq, int64_t hi)
+{
+	uint64_t end = now_ns() + b->wait.linger_ns;
+	int64_t again;
+
+	while (now_ns() < end)
+		baton__cpu_relax();
+	again = baton_barrier_available(b, seq);
+	return again > hi ? again : hi;
 }

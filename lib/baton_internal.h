@@ -30,12 +30,21 @@ int64_t baton__wait(const baton_wait_t *w, const uint32_t *alert, int64_t target
  * joins the process-wide memory barriers that waiter registration issues. */
 void baton__process_join(void);
 
+/* A process-wide memory barrier (expedited membarrier): every thread of
+ * every process using baton executes a full barrier before it returns.
+ * Returns 0, or -1 when the kernel cannot (the caller falls back). */
+int baton__process_fence(void);
+
 /* Register / unregister a waiter that may block on @p s (may_block count).
- * Registration makes sure every writer of @p s checks for sleepers from
- * its next store on, even while writers run (see lib/wait.c). */
+ * Only kernels without expedited membarrier need registration; elsewhere
+ * these do nothing (see lib/wait.c). */
 void baton__waiter_register(baton_sequence_t *s);
 void baton__waiter_unregister(baton_sequence_t *s);
 /* The same for several sequences at once (one process-wide fence). */
 void baton__waiter_register_many(baton_sequence_t *const *s, uint32_t n);
+
+/* Add a gating sequence keeping its value (the caller knows it is not
+ * behind the current minimum: e.g. an upstream stage of a gating stage). */
+int baton__sequencer_add_gating_keep(baton_sequencer_t *seqr, baton_sequence_t *seq);
 
 #endif /* BATON_INTERNAL_H */

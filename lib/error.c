@@ -13,11 +13,15 @@ static _Thread_local char errmsg[512];
 
 int baton__error(int code, const char *fmt, ...)
 {
+	char buf[sizeof(errmsg)];
 	va_list ap;
 
+	/* Format aside first: callers may pass baton_errmsg() itself as an
+	 * argument, to add context to a message left by a callee. */
 	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(errmsg, buf, sizeof(errmsg));
 	return code;
 }
 
@@ -39,6 +43,8 @@ const char *baton_strerror(int64_t code)
 		return "wait timed out";
 	case BATON_ETOOBIG:
 		return "claim size out of range (n < 1 or n > capacity)";
+	case BATON_ECLOSED:
+		return "graph closed (not started, draining or stopped)";
 	default:
 		break;
 	}

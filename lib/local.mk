@@ -5,6 +5,9 @@ lib_libbaton_la_SOURCES = \
 	lib/baton_internal.h \
 	lib/barrier.c \
 	lib/error.c \
+	lib/graph.c \
+	lib/graph_internal.h \
+	lib/processor.c \
 	lib/ffi.c \
 	lib/memory.c \
 	lib/ring.c \
@@ -22,6 +25,8 @@ EXTRA_DIST += lib/baton.map
 pkginclude_HEADERS = \
 	include/baton/baton.h \
 	include/baton/barrier.h \
+	include/baton/graph.h \
+	include/baton/handler.h \
 	include/baton/common.h \
 	include/baton/ring.h \
 	include/baton/sequence.h \

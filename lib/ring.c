@@ -59,8 +59,8 @@ int baton_ring_create(baton_ring_t **out, const baton_ring_opts_t *opts)
 	r->event_size = opts->event_size;
 	r->event_align = (uint32_t)align;
 	for (i = 0; i < opts->capacity; i++) {
-		/* "Published one lap before 0": never equal to a sequence >= 0. */
-		*(int64_t *)(void *)(r->slots + i * stride) = (int64_t)i - (int64_t)opts->capacity;
+		/* Never published: equal to no sequence, not even -1. */
+		*(int64_t *)(void *)(r->slots + i * stride) = INT64_MIN;
 		if (opts->init != NULL)
 			opts->init(opts->init_ctx, r->slots + i * stride + header, i);
 	}

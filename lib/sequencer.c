@@ -128,11 +128,35 @@ static int64_t poll_room(void *ctx, baton_sequence_t **block_on)
 	return gating_min(r->q, r->current, block_on);
 }
 
+/*
+ * A full fence, ordering this thread's earlier stores (a producer's cursor
+ * stores, a new gating entry) before its later loads. ThreadSanitizer does
+ * not model standalone fences, so under it a seq_cst read-modify-write of a
+ * dummy word stands in for one.
+ */
+#if defined(__SANITIZE_THREAD__)
+static uint32_t fence_word;
+#define full_fence() __atomic_fetch_add(&fence_word, 0, __ATOMIC_SEQ_CST)
+#else
+#define full_fence() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
+
 int64_t baton__sequencer_gate(baton_sequencer_t *q, int64_t wrap, int64_t current, int wait)
 {
 	baton_sequence_t *which;
-	int64_t min = gating_min(q, current, &which);
+	int64_t min;
 	struct room r;
+
+	/* F1: pairs with F2 in gating_add(). Either this refresh sees a gating
+	 * sequence being added, or the adder, reading the cursor after its
+	 * fence, sees every cursor value this producer stored before: the
+	 * newcomer then joins at or above any minimum computed here, which
+	 * never exceeds that cursor. (Hence also the single producer's default
+	 * with no gating sequence: its published cursor, not its claims.) */
+	full_fence();
+	if (q->mode == BATON_SINGLE_PRODUCER)
+		current = baton_sequence_get_relaxed(&q->state->cursor);
+	min = gating_min(q, current, &which);
 
 	if (min >= wrap || !wait)
 		return min;
@@ -141,7 +165,19 @@ int64_t baton__sequencer_gate(baton_sequencer_t *q, int64_t wrap, int64_t curren
 	return baton__wait(&q->wait, &q->state->alert, wrap, poll_room, &r);
 }
 
+static int gating_add(baton_sequencer_t *seqr, baton_sequence_t *seq, int join_at_cursor);
+
 int baton_sequencer_add_gating(baton_sequencer_t *seqr, baton_sequence_t *seq)
+{
+	return gating_add(seqr, seq, 1);
+}
+
+int baton__sequencer_add_gating_keep(baton_sequencer_t *seqr, baton_sequence_t *seq)
+{
+	return gating_add(seqr, seq, 0);
+}
+
+static int gating_add(baton_sequencer_t *seqr, baton_sequence_t *seq, int join_at_cursor)
 {
 	baton_sequencer_state_t *st;
 	uint32_t i, n, slot = BATON_GATING_MAX;
@@ -174,13 +210,20 @@ int baton_sequencer_add_gating(baton_sequencer_t *seqr, baton_sequence_t *seq)
 	if (BATON_WAIT_CAN_BLOCK(seqr->wait.kind))
 		baton__waiter_register(seq);
 	/* Join at the cursor, before and after becoming visible: a producer
-	 * that computed its minimum without us only uses values at or below
-	 * the cursor of then, which is at or below ours. */
-	baton_sequence_set(seq, baton_sequencer_cursor(seqr));
+	 * that computed its minimum without seeing us only uses values at or
+	 * below the cursor it had stored by then, which the read after the
+	 * fence sees (F1/F2), so we join at or above them. */
+	if (join_at_cursor)
+		baton_sequence_set(seq, baton_sequencer_cursor(seqr));
 	__atomic_store_n(&st->gating[slot], ref, __ATOMIC_RELEASE);
 	if (slot == n)
 		__atomic_store_n(&st->gating_count, n + 1, __ATOMIC_RELEASE);
-	baton_sequence_set(seq, baton_sequencer_cursor(seqr));
+	if (join_at_cursor) {
+		/* F2: pairs with F1 in baton__sequencer_gate(). A producer may
+		 * already sleep on the first value: advancing wakes it. */
+		full_fence();
+		baton_sequence_advance(seq, baton_sequencer_cursor(seqr));
+	}
 	pthread_mutex_unlock(&gating_lock);
 	return 0;
 }
@@ -203,6 +246,9 @@ int baton_sequencer_remove_gating(baton_sequencer_t *seqr, baton_sequence_t *seq
 			__atomic_store_n(&st->gating[i], 0, __ATOMIC_RELEASE);
 			if (BATON_WAIT_CAN_BLOCK(seqr->wait.kind))
 				baton__waiter_unregister(seq);
+			/* A producer asleep on it waits for it no more: wake it so
+			 * that it looks at the gating sequences again. */
+			baton__sequence_wake(seq);
 			pthread_mutex_unlock(&gating_lock);
 			return 0;
 		}

@@ -4,16 +4,26 @@
  * events) and sequencers (producers waiting for room), futex sleeping and
  * waking, and the registration of waiters that may block.
  *
- * Why registration: a writer only pays for the check "is anybody asleep?"
- * (a seq_cst read-modify-write, W1 in baton_sequence_notify()) while
- * `may_block` of its sequence is nonzero, and reads that count with a plain
- * relaxed load. A waiter that registers while writers run must not miss a
- * writer that read the old zero: after raising the count it issues a
- * process-wide memory barrier (membarrier), after which every writer either
- * sees the count or has made its earlier stores visible. Every process that
- * uses baton registers for expedited global barriers, so this works across
- * processes sharing a segment. Where the kernel has no membarrier, sleeps are
- * capped at BLOCK_CAP_NS instead, so a missed wake-up costs at most that.
+ * No lost wake-ups, and nothing paid by writers while nobody sleeps: a
+ * writer stores, then reads its sequence's `waiters` count with a relaxed
+ * load on the cache line it is writing anyway (baton_sequence_notify()), and
+ * only wakes when it is nonzero. What makes the relaxed load enough is the
+ * sleeper's side: after raising `waiters` it issues a process-wide memory
+ * barrier (membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)), which makes every
+ * thread of every process using baton pass a full barrier: a writer that read
+ * `waiters` before that point had made its store visible by then (so the
+ * sleeper's re-check sees it), and a writer that reads it after sees the
+ * count. Every process that uses baton registers for those barriers when it
+ * creates its first sequencer or barrier, so this works across processes
+ * sharing a segment. The barrier costs the sleeper a system call, on a path
+ * that is about to make one (futex) anyway.
+ *
+ * Kernels without expedited membarrier get the classic protocol instead: a
+ * waiter that may block registers (`may_block`) once, and while that count
+ * is nonzero writers pay a seq_cst read-modify-write of `waiters` (W1/W2). A
+ * registration that happens while writers run is covered by a plain global
+ * membarrier where there is one; where there is none, sleeps are capped at
+ * BLOCK_CAP_NS so that a missed wake-up costs at most that.
  */
 #include "config.h"
 
@@ -23,6 +33,7 @@
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -32,18 +43,26 @@
 
 #define BLOCK_CAP_NS 1000000ull /* 1 ms, only without membarrier */
 
-static int membarrier_cmd;    /* the command to issue, 0 = none available */
+static int sleeper_fences;    /* 1: sleepers issue expedited membarriers */
+static int membarrier_cmd;    /* fallback: barrier after registration, 0 = none */
 static uint64_t block_cap_ns; /* 0 = sleep until woken */
 static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
 
 static void membarrier_init(void)
 {
 	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	const char *classic = getenv("BATON_WAIT_CLASSIC");
+
+	/* A diagnostic (and the test suite's way to cover both protocols):
+	 * BATON_WAIT_CLASSIC=1 keeps the registration protocol even where the
+	 * kernel offers expedited membarrier. */
+	if (classic != NULL && classic[0] == '1')
+		q &= ~(long)MEMBARRIER_CMD_GLOBAL_EXPEDITED;
 
 	if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
 	    (q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) &&
 	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0)
-		membarrier_cmd = MEMBARRIER_CMD_GLOBAL_EXPEDITED;
+		sleeper_fences = 1;
 	else if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL))
 		membarrier_cmd = MEMBARRIER_CMD_GLOBAL;
 	else
@@ -55,21 +74,30 @@ void baton__process_join(void)
 	pthread_once(&membarrier_once, membarrier_init);
 }
 
-static void process_barrier(void)
+int baton__wait_registers(void)
 {
 	baton__process_join();
-	if (membarrier_cmd != 0 && syscall(SYS_membarrier, membarrier_cmd, 0, 0) != 0)
-		__atomic_store_n(&block_cap_ns, BLOCK_CAP_NS, __ATOMIC_RELAXED);
+	return !sleeper_fences;
+}
+
+int baton__process_fence(void)
+{
+	baton__process_join();
+	if (!sleeper_fences)
+		return -1;
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0 ? 0 : -1;
 }
 
 void baton__waiter_register_many(baton_sequence_t *const *s, uint32_t n)
 {
 	uint32_t i;
 
+	if (!baton__wait_registers() || n == 0)
+		return;
 	for (i = 0; i < n; i++)
 		__atomic_fetch_add(&s[i]->may_block, 1, __ATOMIC_SEQ_CST);
-	if (n > 0)
-		process_barrier();
+	if (membarrier_cmd != 0 && syscall(SYS_membarrier, membarrier_cmd, 0, 0) != 0)
+		__atomic_store_n(&block_cap_ns, BLOCK_CAP_NS, __ATOMIC_RELAXED);
 }
 
 void baton__waiter_register(baton_sequence_t *s)
@@ -79,7 +107,8 @@ void baton__waiter_register(baton_sequence_t *s)
 
 void baton__waiter_unregister(baton_sequence_t *s)
 {
-	__atomic_fetch_sub(&s->may_block, 1, __ATOMIC_RELAXED);
+	if (baton__wait_registers())
+		__atomic_fetch_sub(&s->may_block, 1, __ATOMIC_RELAXED);
 }
 
 static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
@@ -92,6 +121,20 @@ void baton__sequence_wake(baton_sequence_t *s)
 {
 	__atomic_fetch_add(&s->wake, 1, __ATOMIC_SEQ_CST);
 	futex(&s->wake, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+void baton__sequence_notify_slow(baton_sequence_t *s)
+{
+	if (__atomic_load_n(&s->may_block, __ATOMIC_RELAXED) != 0) {
+		/* W1: a seq_cst read-modify-write on `waiters`, ordered after the
+		 * caller's release stores; pairs with W2 in wait_block(). Either
+		 * it sees the sleeper's increment and wakes it, or the sleeper's
+		 * increment reads from it and then sees our stores. */
+		if (__atomic_fetch_add(&s->waiters, 0, __ATOMIC_SEQ_CST) == 0)
+			return;
+	}
+	/* W3: a sleeper is (or was) there; it fenced after counting itself. */
+	baton__sequence_wake(s);
 }
 
 static uint64_t now_ns(void)
@@ -140,8 +183,11 @@ static int64_t wait_block(baton_sequence_t *blk, const uint32_t *alert, int64_t 
 	int64_t v;
 	uint64_t ns;
 
-	/* W2: pairs with W1 in baton_sequence_notify(); see there. */
+	/* W2: pairs with W1 (classic) or W3 (sleeper fences) in
+	 * baton__sequence_notify_slow(). */
 	__atomic_fetch_add(&blk->waiters, 1, __ATOMIC_SEQ_CST);
+	if (sleeper_fences && syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0)
+		__atomic_store_n(&block_cap_ns, BLOCK_CAP_NS, __ATOMIC_RELAXED);
 	seen = __atomic_load_n(&blk->wake, __ATOMIC_ACQUIRE);
 	v = poll(ctx, &again);
 	/* Sleep only on the sequence that is still the one holding us back:

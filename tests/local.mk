@@ -7,3 +7,5 @@ EXTRA_DIST += tests/common/test_common.h
 
 include tests/unit/local.mk
 include tests/stress/local.mk
+include tests/cxx/local.mk
+include tests/graph/local.mk

@@ -85,15 +85,19 @@ BATON_API int baton_barrier_is_alerted(const baton_barrier_t *barrier);
  *         never more than seq - 1 + max_batch); BATON_EALERTED when the
  *         barrier is alerted and seq is not yet available (available events
  *         are returned even when alerted); BATON_ETIMEDOUT when the strategy
- *         has a timeout and it passed.
+ *         has a timeout and it passed. With a linger_ns in the strategy, a
+ *         wait that finds fewer than linger_batch events pauses first.
  * Thread safety: any thread; typically the consumer's own.
  */
 BATON_INLINE int64_t baton_barrier_wait(baton_barrier_t *barrier, int64_t seq)
 {
 	int64_t hi = baton_barrier_available(barrier, seq);
 
-	if (BATON_LIKELY(hi >= seq))
+	if (BATON_LIKELY(hi >= seq)) {
+		if (BATON_UNLIKELY(hi - seq < barrier->linger_below))
+			return baton__barrier_linger(barrier, seq, hi);
 		return hi;
+	}
 	return baton__barrier_wait_slow(barrier, seq);
 }
 

@@ -14,5 +14,7 @@
 #include <baton/ring.h>
 #include <baton/sequencer.h>
 #include <baton/barrier.h>
+#include <baton/handler.h>
+#include <baton/graph.h>
 
 #endif /* BATON_H */

@@ -7,7 +7,9 @@
  * and leave a message with context for baton_errmsg(). Hot-path calls never
  * touch thread-local state: they return a sequence (>= 0), a count, or one of
  * the BATON_E* sentinels below, all of which are below -1 so that they cannot
- * be mistaken for a sequence (the initial value of every sequence is -1).
+ * be mistaken for a sequence (the initial value of every sequence is -1), and
+ * below -4096 so that they cannot be mistaken for a negative errno code
+ * either (baton_strerror() names both).
  */
 #ifndef BATON_COMMON_H
 #define BATON_COMMON_H
@@ -53,13 +55,16 @@ extern "C" {
 /** @name Hot-path sentinels (all < -1)
  * @{ */
 /** try-claim: the ring has no room for the request right now. */
-#define BATON_EFULL ((int64_t)-2)
+#define BATON_EFULL ((int64_t)-4097)
 /** A wait was interrupted by an alert (halt). */
-#define BATON_EALERTED ((int64_t)-3)
+#define BATON_EALERTED ((int64_t)-4098)
 /** A wait with a timeout reached its deadline before the condition held. */
-#define BATON_ETIMEDOUT ((int64_t)-4)
+#define BATON_ETIMEDOUT ((int64_t)-4099)
 /** A claim of n events with n < 1 or n > capacity: refused, never waits. */
-#define BATON_ETOOBIG ((int64_t)-5)
+#define BATON_ETOOBIG ((int64_t)-4100)
+/** A graph claim refused because the graph does not take events (not
+ * started, draining or stopped). */
+#define BATON_ECLOSED ((int64_t)-4101)
 /** @} */
 
 /** True when a value returned by a hot-path call is a sentinel. */

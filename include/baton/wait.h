@@ -49,6 +49,7 @@ typedef enum baton_wait_kind {
 #define BATON_WAIT_DEFAULT_YIELD_TRIES	100u
 #define BATON_WAIT_DEFAULT_SLEEP_MIN_NS 1000u	/* 1 us */
 #define BATON_WAIT_DEFAULT_SLEEP_MAX_NS 100000u /* 100 us */
+#define BATON_WAIT_DEFAULT_LINGER_BATCH 64u
 /** @} */
 
 /**
@@ -67,6 +68,13 @@ typedef struct baton_wait {
 	uint64_t sleep_max_ns; /**< SLEEP: cap of the doubling; 0 = 100 us */
 	uint64_t timeout_ns;   /**< any kind: give up after this long and return
 				    BATON_ETIMEDOUT; 0 = wait forever */
+	uint32_t linger_ns;    /**< consumers (barriers) only: when a wait finds
+				    fewer than linger_batch events, pause this long
+				    without touching shared memory and look again,
+				    so that batches grow: throughput bought with up
+				    to linger_ns of latency; 0 = never */
+	uint32_t linger_batch; /**< the batch size below which a wait lingers;
+				    0 = BATON_WAIT_DEFAULT_LINGER_BATCH */
 } baton_wait_t;
 
 /**

@@ -1,1 +1,38 @@
 # SPDX-License-Identifier: MIT
+# Unit suites: one Check program per concept.
+
+check_PROGRAMS += tests/unit/test_sequence
+tests_unit_test_sequence_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_sequence_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_sequence
+
+check_PROGRAMS += tests/unit/test_ring
+tests_unit_test_ring_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_ring_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_ring
+
+check_PROGRAMS += tests/unit/test_sequencer
+tests_unit_test_sequencer_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_sequencer_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_sequencer
+
+check_PROGRAMS += tests/unit/test_barrier
+tests_unit_test_barrier_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_barrier_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_barrier
+
+check_PROGRAMS += tests/unit/test_wait
+tests_unit_test_wait_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_wait_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_wait
+
+check_PROGRAMS += tests/unit/test_error
+tests_unit_test_error_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_error_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_error
+
+# The suites that sleep and wake waiters, again under the classic wake-up
+# protocol (waiters register, writers pay a read-modify-write), which kernels
+# without expedited membarrier use: both protocols are tested everywhere.
+TESTS += tests/unit/classic-wake.sh
+EXTRA_DIST += tests/unit/classic-wake.sh

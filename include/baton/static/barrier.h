@@ -34,8 +34,9 @@ struct baton_barrier {
 	uint64_t mask;
 	uint32_t stride;
 	uint32_t reserved;
-	int64_t max_batch; /**< cap on what one call returns beyond seq - 1 */
-	uint32_t *alert;   /**< nonzero: waits return BATON_EALERTED */
+	int64_t max_batch;    /**< cap on what one call returns beyond seq - 1 */
+	int64_t linger_below; /**< batches smaller than this linger; 0 = never */
+	uint32_t *alert;      /**< nonzero: waits return BATON_EALERTED */
 	baton_wait_t wait;
 	/* Private to lib/barrier.c. */
 	uint32_t baton__alert_word;
@@ -93,6 +94,10 @@ BATON_INLINE int64_t baton_barrier_available(const struct baton_barrier *b, int6
 
 /** Out of line (lib/barrier.c): wait with the barrier's strategy. */
 BATON_API int64_t baton__barrier_wait_slow(struct baton_barrier *b, int64_t seq);
+
+/** Out of line (lib/barrier.c): @p seq .. @p hi are available but fewer
+ * than linger_batch: pause linger_ns, then return what is available. */
+BATON_API int64_t baton__barrier_linger(const struct baton_barrier *b, int64_t seq, int64_t hi);
 
 #ifdef __cplusplus
 }

@@ -24,10 +24,8 @@ extern "C" {
  * read by others. The three 32-bit words after it serve blocking waiters:
  * `wake` is the futex word (not private, so it works across processes),
  * `waiters` counts the waiters asleep on it right now, and `may_block`
- * counts the registered waiters that may ever block. A writer checks
- * `may_block` with a relaxed load on the line it is writing anyway, and only
- * when it is nonzero pays the read-modify-write that makes sure no sleeper is
- * missed (see doc/memory-ordering.md, pairs W1/W2).
+ * counts registered waiters that may block, on kernels without expedited
+ * membarrier only (see doc/memory-ordering.md, W1-W3).
  */
 typedef struct baton_sequence {
 	int64_t value;	    /**< the sequence; starts at BATON_SEQUENCE_INITIAL */
@@ -40,6 +38,15 @@ typedef struct baton_sequence {
 
 /** Out of line (lib/wait.c): bump `wake` and wake every sleeper on it. */
 BATON_API void baton__sequence_wake(baton_sequence_t *s);
+
+/** Out of line (lib/wait.c): a sleeper may be waiting on @p s: make sure
+ * it is woken if it is. */
+BATON_API void baton__sequence_notify_slow(baton_sequence_t *s);
+
+/** Private (lib/wait.c): 1 when waiters that may block register in
+ * `may_block` (kernels without expedited membarrier), 0 when sleepers fence
+ * instead. For tests and diagnostics. */
+BATON_API int baton__wait_registers(void);
 
 /**
  * Set a sequence to @p v and clear its waiter words. Only for a sequence no
@@ -78,22 +85,16 @@ BATON_INLINE void baton_sequence_set(baton_sequence_t *s, int64_t v)
 }
 
 /**
- * If a waiter that may block is registered on @p s, make sure any sleeper
- * sees what this thread stored before (its value, or slot stamps) and wake
- * it. No system call, and only a relaxed load, when no waiter may block.
- * Thread safety: any thread.
+ * Wake any waiter asleep on @p s after this thread's stores (its value, or
+ * slot stamps). While nobody sleeps this is one relaxed load of a word on
+ * the cache line the writer is writing anyway: no fence, no system call
+ * (see doc/memory-ordering.md, W1-W3). Thread safety: any thread.
  */
 BATON_INLINE void baton_sequence_notify(baton_sequence_t *s)
 {
-	if (BATON_UNLIKELY(baton__load_relaxed(&s->may_block) != 0)) {
-		/* W1: a seq_cst read-modify-write on `waiters`, ordered after the
-		 * caller's release stores; pairs with W2 in baton__wait_block()
-		 * (lib/wait.c). Either this sees the sleeper's increment and wakes
-		 * it, or the sleeper's increment reads from this and then sees our
-		 * stores when it re-checks. */
-		if (__atomic_fetch_add(&s->waiters, 0, __ATOMIC_SEQ_CST) != 0)
-			baton__sequence_wake(s);
-	}
+	if (BATON_UNLIKELY(
+		(baton__load_relaxed(&s->waiters) | baton__load_relaxed(&s->may_block)) != 0))
+		baton__sequence_notify_slow(s);
 }
 
 /**

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file graph.h
+ * Handler graphs: stages wired as pipelines, diamonds, multicast, fan-in and
+ * worker pools over one ring, each with its own wait strategy, started,
+ * drained and halted as a whole.
+ *
+ * A stage names the stages it depends on; a stage with no dependencies reads
+ * straight behind the producers. A stage never sees an event before every
+ * stage it depends on has handled it, and each stage handles every published
+ * event exactly once, in order (a worker pool: exactly once in total, each
+ * event by one of its workers). The graph gates the producers on its last
+ * stages, so no event is overwritten before every stage has handled it.
+ *
+ * Lifecycle: create, add stages, start, publish, then drain (handle every
+ * published event, then stop) or halt (stop now), and destroy. Calls made in
+ * the wrong state return -EINVAL with a message saying why.
+ */
+#ifndef BATON_GRAPH_H
+#define BATON_GRAPH_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <baton/common.h>
+#include <baton/handler.h>
+#include <baton/ring.h>
+#include <baton/sequencer.h>
+#include <baton/wait.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A graph (opaque). */
+typedef struct baton_graph baton_graph_t;
+/** An application-driven stage (opaque): see baton_graph_poller(). */
+typedef struct baton_poller baton_poller_t;
+
+/** Options of baton_graph_create(). Zero-initialisable. */
+typedef struct baton_graph_opts {
+	uint64_t capacity;	    /**< ring slots, a power of two; required */
+	uint32_t event_size;	    /**< bytes of one event; required */
+	uint32_t event_align;	    /**< 0 = 8 */
+	baton_ring_init_fn init;    /**< optional per-slot initialiser */
+	void *init_ctx;		    /**< its ctx */
+	uint32_t producer_mode;	    /**< BATON_SINGLE_PRODUCER (0) or BATON_MULTI_PRODUCER */
+	uint32_t reserved;	    /**< must be zero */
+	baton_wait_t producer_wait; /**< how producers wait for room; zero = phased */
+} baton_graph_opts_t;
+
+/** @name Flags of baton_stage_opts_t
+ * @{ */
+/** No thread of its own: the application drives the stage from its own
+ * loop with baton_poller_poll() (see baton_graph_poller()). */
+#define BATON_STAGE_POLLER 0x1u
+/** Pin the stage's thread (each worker's, for a pool: cpu + i) to `cpu`. */
+#define BATON_STAGE_PIN 0x2u
+/** Read straight behind the producers from the slots' publish stamps
+ * (BATON_BARRIER_POLL_STAMPS): lowest latency. Stages with dependencies
+ * ignore it. */
+#define BATON_STAGE_POLL_STAMPS 0x4u
+/** @} */
+
+/** Options of one stage. Zero-initialisable except for `name`. */
+typedef struct baton_stage_opts {
+	const char *name;	  /**< unique, 1 to BATON_STAGE_NAME_MAX bytes; copied */
+	const char *const *after; /**< names of the stages it depends on (n_after of them) */
+	uint32_t n_after;	  /**< 0 = reads straight behind the producers */
+	uint32_t workers;	  /**< 0 or 1 = one handler; N > 1 = a worker pool of N
+				       handlers (handlers[0..N-1]), each event handled by one */
+	baton_wait_t wait;	  /**< how the stage waits for events; zero = phased */
+	uint32_t max_batch;	  /**< most events per batch; 0 = the ring's capacity */
+	uint32_t flags;		  /**< BATON_STAGE_* */
+	uint32_t cpu;		  /**< with BATON_STAGE_PIN: the CPU of the thread */
+	uint32_t on_error;	  /**< BATON_ON_ERROR_*; 0 = halt */
+	baton_error_fn error_cb;  /**< for BATON_ON_ERROR_CALL */
+} baton_stage_opts_t;
+
+/** Longest stage name, in bytes. */
+#define BATON_STAGE_NAME_MAX 63
+/** Most stages in one graph. */
+#define BATON_GRAPH_MAX_STAGES 64
+/** Most workers of one pool. */
+#define BATON_STAGE_MAX_WORKERS 64
+
+/**
+ * Counters of a stage, each written only by the stage's own thread(s) with
+ * relaxed stores: reading them costs the stage nothing. A pool's counters
+ * are the sums over its workers.
+ */
+typedef struct baton_stage_counters {
+	uint64_t events;   /**< events handled (failed and skipped ones included) */
+	uint64_t batches;  /**< batches handled */
+	uint64_t waits;	   /**< waits that found no event at first */
+	uint64_t timeouts; /**< waits that timed out */
+	uint64_t errors;   /**< handler errors */
+	int64_t sequence;  /**< the stage's position (lowest of a pool's workers) */
+} baton_stage_counters_t;
+
+/**
+ * Create a graph and its ring. @return 0; -EINVAL for NULL arguments or
+ * options the ring or sequencer refuse (the message says which); -ENOMEM.
+ * Thread safety: any thread.
+ */
+BATON_API int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts);
+
+/**
+ * Add a stage with its handler (@p handlers points to one handler, or to
+ * `workers` handlers for a pool; they are copied). Before start, the stages
+ * it depends on may be added later (names are resolved at start). On a
+ * running graph the stage joins at the current cursor: it handles the events
+ * published from then on; its dependencies must exist, and its thread
+ * starts at once.
+ *
+ * @return 0; -EINVAL for a NULL or empty or too long name, NULL handlers,
+ *         a handler with neither or both of on_event and on_span, a poller
+ *         stage that is a pool, bad flags, wait strategy or error policy,
+ *         an unknown dependency (running graph), a graph that is stopped;
+ *         -EEXIST for a duplicate name; -ENOSPC past BATON_GRAPH_MAX_STAGES
+ *         or BATON_STAGE_MAX_WORKERS; -ENOMEM; on a running graph,
+ *         -ECANCELED when its on_start failed (the message names the stage
+ *         and the value on_start returned; the stage is not added), -EAGAIN
+ *         when its thread cannot be created.
+ * Thread safety: not concurrently with other control calls on the graph.
+ */
+BATON_API int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
+				    const baton_handler_t *handlers);
+
+/**
+ * Remove a stage from a running or not yet started graph. A running stage
+ * is stopped first (its on_shutdown runs) and stops gating the producers;
+ * events it had not handled are not handled by it.
+ * @return 0; -ENOENT for an unknown name; -EBUSY when another stage
+ *         depends on it; -EINVAL for a stopped graph.
+ * Thread safety: as baton_graph_add_stage().
+ */
+BATON_API int baton_graph_remove_stage(baton_graph_t *graph, const char *name);
+
+/**
+ * Start: resolve dependencies, refuse unknown names and cycles, build the
+ * barriers and gating, then start a thread per stage (per worker) and wait
+ * until every on_start has returned.
+ * @return 0; -EINVAL when already started, when there is no stage, for an
+ *         unknown dependency or a cycle (the message names them); -EAGAIN
+ *         when a thread cannot be created; -ECANCELED when an on_start
+ *         failed (the graph is then stopped; the message names the stage).
+ * Thread safety: as baton_graph_add_stage().
+ */
+BATON_API int baton_graph_start(baton_graph_t *graph);
+
+/**
+ * Drain: stop taking events (graph claims return BATON_ECLOSED), wait until
+ * every stage has handled every event published before, stop the threads
+ * and call every on_shutdown. Drain polls poller stages itself while it
+ * waits (an application loop may go on polling them concurrently), so a
+ * single-threaded program can drain.
+ * @return 0; -EINVAL when not started; -ECANCELED when a handler error halted
+ *         the graph (the message says where).
+ * Thread safety: as baton_graph_add_stage(); not from a handler.
+ */
+BATON_API int baton_graph_drain(baton_graph_t *graph);
+
+/**
+ * Halt: stop now. Stages stop after their current batch; producers waiting
+ * for room return BATON_EALERTED; threads are joined and every on_shutdown
+ * called. Events not yet handled stay unhandled.
+ * @return 0; -EINVAL when not started; -ECANCELED when a handler error had
+ *         already halted the graph.
+ * Thread safety: as baton_graph_add_stage(); not from a handler.
+ */
+BATON_API int baton_graph_halt(baton_graph_t *graph);
+
+/**
+ * Free the graph, its ring and stages. A running graph is halted first.
+ * NULL is ignored.
+ */
+BATON_API void baton_graph_destroy(baton_graph_t *graph);
+
+/** @name Publishing through the graph
+ * Every sequence a graph claim took must be published (one by one or in
+ * ranges, in any split): drain waits for them.
+ * Thread safety: single-producer graph: one producer thread;
+ * multi-producer: any thread.
+ * @{ */
+
+/** Claim one sequence (waits for room). Returns it, or BATON_ECLOSED,
+ * BATON_EALERTED (halted while waiting), BATON_ETIMEDOUT. */
+BATON_API int64_t baton_graph_claim(baton_graph_t *graph);
+/** Claim n sequences; returns the highest (see baton_sequencer_claim_n()),
+ * or BATON_ETOOBIG, BATON_ECLOSED, BATON_EALERTED, BATON_ETIMEDOUT. */
+BATON_API int64_t baton_graph_claim_n(baton_graph_t *graph, int64_t n);
+/** Claim one sequence if there is room now; BATON_EFULL otherwise. */
+BATON_API int64_t baton_graph_try_claim(baton_graph_t *graph);
+/** Claim n sequences if there is room for all now; BATON_EFULL otherwise. */
+BATON_API int64_t baton_graph_try_claim_n(baton_graph_t *graph, int64_t n);
+/** The event of a claimed (or readable) sequence. */
+BATON_API void *baton_graph_event(baton_graph_t *graph, int64_t seq);
+/** Publish a claimed sequence. */
+BATON_API void baton_graph_publish(baton_graph_t *graph, int64_t seq);
+/** Publish claimed sequences lo .. hi. */
+BATON_API void baton_graph_publish_range(baton_graph_t *graph, int64_t lo, int64_t hi);
+
+/** Fills the slot of @p sequence with the event (a translator). */
+typedef void (*baton_translate_fn)(void *ctx, void *event, int64_t sequence);
+
+/** Claim, let @p fill write the event, publish. Returns the sequence or a
+ * sentinel as baton_graph_claim(). */
+BATON_API int64_t baton_graph_publish_event(baton_graph_t *graph, baton_translate_fn fill,
+					    void *ctx);
+/** The same for @p n events in one batch (fill is called n times in sequence
+ * order). Returns the highest sequence or a sentinel as baton_graph_claim_n(). */
+BATON_API int64_t baton_graph_publish_events(baton_graph_t *graph, int64_t n,
+					     baton_translate_fn fill, void *ctx);
+/** As baton_graph_publish_event() but never waits: BATON_EFULL. */
+BATON_API int64_t baton_graph_try_publish_event(baton_graph_t *graph, baton_translate_fn fill,
+						void *ctx);
+/** As baton_graph_publish_events() but never waits: BATON_EFULL. */
+BATON_API int64_t baton_graph_try_publish_events(baton_graph_t *graph, int64_t n,
+						 baton_translate_fn fill, void *ctx);
+/** @} */
+
+/**
+ * The graph's sequencer and ring, for the inline hot path
+ * (baton_sequencer_claim() ... baton_sequencer_publish()). Events published
+ * this way are handled like the others; only the graph calls see drain's
+ * BATON_ECLOSED. Any thread.
+ */
+BATON_API baton_sequencer_t *baton_graph_sequencer(baton_graph_t *graph);
+BATON_API baton_ring_t *baton_graph_ring(baton_graph_t *graph);
+
+/**
+ * The poller of a BATON_STAGE_POLLER stage, valid until the graph is
+ * destroyed (even when the stage is removed: it then polls
+ * BATON_EALERTED). @return 0; -ENOENT for an unknown name; -EINVAL when the stage
+ * is not a poller stage.
+ */
+BATON_API int baton_graph_poller(baton_graph_t *graph, const char *name, baton_poller_t **out);
+
+/**
+ * Handle what is available for a poller stage, without waiting: at most
+ * max_batch events.
+ * @return the number of events handled (> 0); 0 when nothing is available
+ *         yet; BATON_EALERTED when the graph or the stage is stopped or
+ *         stopping (after a drain has handled everything, a halt, or the
+ *         stage's removal); BATON_ECLOSED when the graph is not started
+ *         yet (removed or not).
+ * Thread safety: one thread at a time per poller.
+ */
+BATON_API int64_t baton_poller_poll(baton_poller_t *poller);
+
+/**
+ * Counters of a stage. @return 0; -ENOENT for an unknown name; -EINVAL for
+ * NULL. Any thread, any time.
+ */
+BATON_API int baton_graph_stage_counters(const baton_graph_t *graph, const char *name,
+					 baton_stage_counters_t *out);
+
+/**
+ * Write a Graphviz DOT description of the topology: the producers, every
+ * stage with its wait strategy (and workers, poller), and the dependencies.
+ * @return 0; -EINVAL for NULL; -EIO when writing fails.
+ */
+BATON_API int baton_graph_write_dot(const baton_graph_t *graph, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BATON_GRAPH_H */

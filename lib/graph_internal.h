@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to lib/: the graph's structures, shared by graph.c and processor.c. */
+#ifndef BATON_GRAPH_INTERNAL_H
+#define BATON_GRAPH_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <baton/graph.h>
+
+#include "baton_internal.h"
+
+enum graph_state { GRAPH_CONFIG, GRAPH_RUNNING, GRAPH_STOPPED };
+
+/* Written only by the worker's thread (relaxed stores), read by anyone. */
+struct counters {
+	uint64_t events, batches, waits, timeouts, errors;
+} __attribute__((aligned(64)));
+
+#define COUNT(field, n)                                                                            \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n),              \
+			 __ATOMIC_RELAXED)
+
+struct stage;
+
+struct worker {
+	struct stage *stage;
+	uint32_t index;
+	baton_handler_t h;
+	baton_sequence_t *seq; /* the worker's position */
+	pthread_t thread;
+	int thread_started;
+	int started_ok; /* its on_start returned 0 */
+	int go;		/* set by the starting call: 1 run, -1 do not (under lock) */
+	struct counters c;
+};
+
+struct baton_poller {
+	struct stage *stage;
+	uint32_t busy; /* one poller at a time (the app's loop or drain) */
+};
+
+struct stage {
+	struct baton_graph *graph;
+	char name[BATON_STAGE_NAME_MAX + 1];
+	char **after; /* dependency names, n_after of them */
+	baton_stage_opts_t opts;
+	struct stage **deps; /* resolved at start, n_after of them */
+	uint32_t nworkers;
+	struct worker *workers;
+	baton_sequence_t *work_seq; /* pool: the last sequence a worker took */
+	baton_barrier_t *barrier;
+	struct baton_poller poller;
+	int gating; /* its workers' sequences gate the producers */
+	int running;
+	uint32_t mark;		    /* cycle search */
+	struct stage *removed_next; /* removed, freed with the graph */
+};
+
+struct baton_graph {
+	baton_ring_t *ring;
+	baton_sequencer_t *seqr;
+	struct stage *stages[BATON_GRAPH_MAX_STAGES];
+	uint32_t nstages;
+	int state;
+	uint32_t accepting; /* graph claims allowed */
+	/* Graph claims not yet published, in events (multi-producer, or no
+	 * expedited membarrier). */
+	uint64_t inflight;
+	/* Single producer on a kernel with expedited membarrier: no atomic
+	 * read-modify-write per claim; the producer raises sp_claiming around
+	 * each claim and records the highest sequence it claimed, and drain
+	 * fences the process before it reads them. */
+	int fenced_claims;
+	uint32_t sp_claiming;
+	int64_t sp_claimed;
+	uint32_t failed; /* a handler error halted the graph */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint32_t start_pending; /* threads that have not reported on_start */
+	int start_failed;
+
+	char fail_msg[256];
+	struct stage *removed; /* stages removed while running */
+};
+
+/* processor.c */
+void *baton__worker_main(void *arg);
+int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi);
+void baton__graph_fail(struct baton_graph *g, struct stage *st, int64_t seq, int error);
+void baton__graph_alert_all(struct baton_graph *g);
+
+#endif /* BATON_GRAPH_INTERNAL_H */
