@@ -26,6 +26,7 @@ struct producer {
 	int64_t wrapped; /* batches that crossed the end of the ring */
 	int exit;
 	uint32_t done; /* the thread has returned */
+	int live;      /* the thread is started and not joined */
 	pthread_t thread;
 };
 
@@ -45,6 +46,7 @@ struct consumer {
 	int64_t floor[STRESS_MAX_PRODUCERS];  /* lowest counter still allowed */
 	struct stress_consumer_result res;
 	uint32_t done; /* the thread has returned */
+	int live;      /* the thread is started and not joined */
 	pthread_t thread;
 };
 
@@ -107,11 +109,21 @@ static void stress_delay(uint64_t *rng)
 	}
 }
 
-static void sleep_ms(long ms)
+static void sleep_us(long us)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000L };
 
 	nanosleep(&ts, NULL);
+}
+
+/*
+ * How the test's own threads (not producers or consumers) wait for
+ * progress: a short sleep, not sched_yield(), which on two cores would make
+ * them one more spinning thread beside busy-spinning consumers.
+ */
+static void pause_briefly(void)
+{
+	sleep_us(100);
 }
 
 static uint64_t now_ns(void)
@@ -122,14 +134,18 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Seconds without progress that mean a hang: 3, times Check's
- * CK_TIMEOUT_MULTIPLIER (which the sanitizer runs set). */
+/*
+ * Seconds without progress that mean a hang: 3, times Check's
+ * CK_TIMEOUT_MULTIPLIER (which the sanitizer runs set), at most 10. A
+ * healthy run moves many times a millisecond even under ThreadSanitizer;
+ * the cap keeps a hang from costing the sanitizer runs minutes.
+ */
 static uint64_t stall_seconds(void)
 {
 	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
 	long v = m != NULL ? atol(m) : 1;
 
-	return 3 * (uint64_t)(v > 0 ? v : 1);
+	return v > 3 ? 10 : 3 * (uint64_t)(v > 0 ? v : 1);
 }
 
 baton_wait_t stress_wait(uint32_t kind)
@@ -196,7 +212,7 @@ static void *producer_main(void *arg)
 		/* Keep the last quarter until every JOIN consumer is in. */
 		if (r->per > 0 && p->produced >= r->per - r->per / 4 &&
 		    __atomic_load_n(&r->joins_pending, __ATOMIC_ACQUIRE) != 0) {
-			sched_yield();
+			pause_briefly();
 			continue;
 		}
 		if (style == STRESS_CLAIM_MIXED)
@@ -385,9 +401,9 @@ static void wait_stuck(struct run *r, int64_t k)
 		} else if (now_ns() - since > 2000000) {
 			break;
 		}
-		sched_yield();
+		pause_briefly();
 	}
-	sleep_ms(2);
+	sleep_us(2000);
 }
 
 static int consumer_join(struct consumer *c)
@@ -464,7 +480,7 @@ static void *consumer_main(void *arg)
 	switch (c->o->role) {
 	case STRESS_JOIN:
 		while (!aborted(r) && baton_sequencer_cursor(r->seqr) < r->total / 4)
-			sched_yield();
+			pause_briefly();
 		if (aborted(r) || consumer_join(c) != 0) {
 			c->res.exit = STRESS_EXIT_ABORTED;
 			break;
@@ -502,10 +518,12 @@ static void start_threads(struct run *r)
 	for (i = 0; i < r->o->nconsumers; i++) {
 		r->c[i].done = 0;
 		ck_assert_int_eq(pthread_create(&r->c[i].thread, NULL, consumer_main, &r->c[i]), 0);
+		r->c[i].live = 1;
 	}
 	for (i = 0; i < r->o->nproducers; i++) {
 		r->p[i].done = 0;
 		ck_assert_int_eq(pthread_create(&r->p[i].thread, NULL, producer_main, &r->p[i]), 0);
+		r->p[i].live = 1;
 	}
 }
 
@@ -552,6 +570,14 @@ static void watch(struct run *r, const char *waiting_for)
 		    where + len, sizeof(where) - len, "%s%lld%s", i ? ", " : "",
 		    (long long)baton_sequence_get(r->c[i].seq),
 		    __atomic_load_n(&r->c[i].done, __ATOMIC_ACQUIRE) ? " (returned)" : "");
+	/* The hung threads never return; detached, they end with the test's
+	 * process and no thread is reported leaked. */
+	for (i = 0; i < r->o->nproducers; i++)
+		if (r->p[i].live)
+			pthread_detach(r->p[i].thread);
+	for (i = 0; i < r->o->nconsumers; i++)
+		if (r->c[i].live)
+			pthread_detach(r->c[i].thread);
 	ck_abort_msg("hung waiting for %s: nothing moved for %.1f s; cursor %lld, %u gating "
 		     "sequence(s), consumers at %s",
 		     waiting_for, (double)r->stall_ns / 1e9,
@@ -559,13 +585,15 @@ static void watch(struct run *r, const char *waiting_for)
 		     baton_sequencer_gating_count(r->seqr), where);
 }
 
-static void join_thread(struct run *r, pthread_t t, const uint32_t *done, const char *what)
+static void join_thread(struct run *r, pthread_t t, const uint32_t *done, int *live,
+			const char *what)
 {
 	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
 		watch(r, what);
-		sleep_ms(1);
+		pause_briefly();
 	}
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	*live = 0;
 }
 
 static void join_producers(struct run *r)
@@ -573,7 +601,7 @@ static void join_producers(struct run *r)
 	uint32_t i;
 
 	for (i = 0; i < r->o->nproducers; i++)
-		join_thread(r, r->p[i].thread, &r->p[i].done, "the producers");
+		join_thread(r, r->p[i].thread, &r->p[i].done, &r->p[i].live, "the producers");
 }
 
 static void join_consumers(struct run *r)
@@ -581,7 +609,7 @@ static void join_consumers(struct run *r)
 	uint32_t i;
 
 	for (i = 0; i < r->o->nconsumers; i++)
-		join_thread(r, r->c[i].thread, &r->c[i].done, "the consumers");
+		join_thread(r, r->c[i].thread, &r->c[i].done, &r->c[i].live, "the consumers");
 }
 
 /* Yield until every consumer's sequence reached @p seq (or a check
@@ -593,7 +621,7 @@ static void wait_consumers(struct run *r, int64_t seq)
 	for (i = 0; i < r->o->nconsumers && !aborted(r); i++)
 		while (!aborted(r) && baton_sequence_get(r->c[i].seq) < seq) {
 			watch(r, "the consumers to progress");
-			sched_yield();
+			pause_briefly();
 		}
 }
 
@@ -819,7 +847,7 @@ void stress_run(const struct stress_opts *o, struct stress_result *res)
 		/* Every consumer has read everything: they wait for more (a
 		 * moment lets the blocking ones fall asleep). */
 		wait_consumers(r, r->total - 1);
-		sleep_ms(2);
+		sleep_us(2000);
 		for (i = 0; i < o->nconsumers; i++)
 			baton_barrier_alert(r->c[i].barrier);
 		join_consumers(r);
