@@ -62,6 +62,7 @@ int baton_sequencer_create(baton_sequencer_t **out, baton_ring_t *ring,
 	}
 	baton_sequence_init(&st->cursor, BATON_SEQUENCE_INITIAL);
 	baton_sequence_init(&st->gate_cache, BATON_SEQUENCE_INITIAL);
+	st->sp_claimed = BATON_SEQUENCE_INITIAL;
 	st->mode = opts->mode;
 	st->capacity = ring->capacity;
 
@@ -148,14 +149,14 @@ int64_t baton__sequencer_gate(baton_sequencer_t *q, int64_t wrap, int64_t curren
 	struct room r;
 
 	/* F1: pairs with F2 in gating_add(). Either this refresh sees a gating
-	 * sequence being added, or the adder, reading the cursor after its
-	 * fence, sees every cursor value this producer stored before: the
-	 * newcomer then joins at or above any minimum computed here, which
-	 * never exceeds that cursor. (Hence also the single producer's default
-	 * with no gating sequence: its published cursor, not its claims.) */
-	full_fence();
+	 * sequence being added, or the adder, reading after its fence, sees
+	 * the cursor this producer had stored (and a single producer's claimed
+	 * position, stored just below): the newcomer then joins at or above any
+	 * minimum computed here, which never exceeds them (with no gating
+	 * sequence at all the minimum is the claimed position itself). */
 	if (q->mode == BATON_SINGLE_PRODUCER)
-		current = baton_sequence_get_relaxed(&q->state->cursor);
+		__atomic_store_n(&q->state->sp_claimed, current, __ATOMIC_RELAXED);
+	full_fence();
 	min = gating_min(q, current, &which);
 
 	if (min >= wrap || !wait)
@@ -221,8 +222,14 @@ static int gating_add(baton_sequencer_t *seqr, baton_sequence_t *seq, int join_a
 	if (join_at_cursor) {
 		/* F2: pairs with F1 in baton__sequencer_gate(). A producer may
 		 * already sleep on the first value: advancing wakes it. */
+		int64_t at;
+
 		full_fence();
-		baton_sequence_advance(seq, baton_sequencer_cursor(seqr));
+		at = baton_sequencer_cursor(seqr);
+		if (seqr->mode == BATON_SINGLE_PRODUCER &&
+		    __atomic_load_n(&st->sp_claimed, __ATOMIC_RELAXED) > at)
+			at = __atomic_load_n(&st->sp_claimed, __ATOMIC_RELAXED);
+		baton_sequence_advance(seq, at);
 	}
 	pthread_mutex_unlock(&gating_lock);
 	return 0;

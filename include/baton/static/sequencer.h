@@ -39,7 +39,10 @@ typedef struct baton_sequencer_state {
 	uint32_t mode;	       /**< BATON_SINGLE_PRODUCER or BATON_MULTI_PRODUCER */
 	uint32_t reserved;
 	uint64_t capacity; /**< ring capacity */
-	uint8_t pad[BATON_SEQUENCE_BLOCK - 24];
+	/** single producer: its claimed position when it last looked at the
+	 *  gating sequences (a sequence added later joins at or above it) */
+	int64_t sp_claimed;
+	uint8_t pad[BATON_SEQUENCE_BLOCK - 32];
 	int64_t gating[BATON_GATING_MAX]; /**< region offsets of gating sequences; 0 = free */
 } __attribute__((aligned(BATON_SEQUENCE_BLOCK))) baton_sequencer_state_t;
 
