@@ -859,14 +859,20 @@ baton_ring_t *baton_graph_ring(baton_graph_t *graph)
 int baton_graph_stage_counters(const baton_graph_t *graph, const char *name,
 			       baton_stage_counters_t *out)
 {
+	baton_graph_t *g = (baton_graph_t *)graph; /* to take its lock */
 	const struct stage *st;
 	uint32_t i;
 
 	if (graph == NULL || name == NULL || out == NULL)
 		return baton__error(-EINVAL, "stage counters: NULL argument");
+	/* Stages may be added or removed meanwhile: the list is read under the
+	 * lock that guards it. */
+	pthread_mutex_lock(&g->lock);
 	st = find_stage(graph, name);
-	if (st == NULL)
+	if (st == NULL) {
+		pthread_mutex_unlock(&g->lock);
 		return baton__error(-ENOENT, "stage counters: no stage \"%s\"", name);
+	}
 	memset(out, 0, sizeof(*out));
 	out->sequence = INT64_MAX;
 	for (i = 0; i < st->nworkers; i++) {
@@ -880,6 +886,7 @@ int baton_graph_stage_counters(const baton_graph_t *graph, const char *name,
 		if (s < out->sequence)
 			out->sequence = s;
 	}
+	pthread_mutex_unlock(&g->lock);
 	return 0;
 }
 
