@@ -5,7 +5,11 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <baton/baton.h>
 
@@ -54,6 +58,37 @@ static inline uint64_t test_rand(uint64_t *state)
 	x ^= x >> 27;
 	*state = x;
 	return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t test_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * 1 when thread @p tid is inside a futex system call (asleep, for our
+ * waiters), 0 when not, -1 when this kernel does not say
+ * (/proc/self/task/<tid>/syscall missing). Lets a test wait until a waiter
+ * really sleeps before it wakes it, without guessing at timing.
+ */
+static inline int test_in_futex(int tid)
+{
+	char path[64];
+	long nr = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &nr) != 1)
+		nr = -1; /* "running" */
+	fclose(f);
+	return nr == SYS_futex;
 }
 
 #endif /* BATON_TEST_COMMON_H */

@@ -126,14 +126,6 @@ static void pause_briefly(void)
 	sleep_us(100);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Seconds without progress that mean a hang: 3, times Check's
  * CK_TIMEOUT_MULTIPLIER (which the sanitizer runs set), at most 10. A
@@ -397,8 +389,8 @@ static void wait_stuck(struct run *r, int64_t k)
 			break;
 		if (cur != last) {
 			last = cur;
-			since = now_ns();
-		} else if (now_ns() - since > 2000000) {
+			since = test_now_ns();
+		} else if (test_now_ns() - since > 2000000) {
 			break;
 		}
 		pause_briefly();
@@ -553,7 +545,7 @@ static void watch(struct run *r, const char *waiting_for)
 {
 	char where[256];
 	int64_t v = progress(r);
-	uint64_t t = now_ns();
+	uint64_t t = test_now_ns();
 	size_t len = 0;
 	uint32_t i;
 

@@ -79,35 +79,6 @@ static void publish_n(struct fixture *f, int64_t n)
 	}
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * 1 when thread @p tid is inside a futex system call (asleep, for our
- * waiters), 0 when not, -1 when this kernel does not say
- * (/proc/self/task/<tid>/syscall missing).
- */
-static int in_futex(int tid)
-{
-	char path[64];
-	long nr = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1; /* "running" */
-	fclose(f);
-	return nr == SYS_futex;
-}
-
 /* A consumer waiting in its own thread. */
 struct waiter {
 	baton_barrier_t *b;
@@ -141,7 +112,7 @@ static void await_waiting(struct waiter *w, baton_sequence_t *blk, uint32_t kind
 	while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
 		if (BATON_WAIT_CAN_BLOCK(kind)) {
 			if (__atomic_load_n(&blk->waiters, __ATOMIC_ACQUIRE) != 0 &&
-			    in_futex(__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE)) != 0)
+			    test_in_futex(__atomic_load_n(&w->tid, __ATOMIC_ACQUIRE)) != 0)
 				return;
 		} else if (__atomic_load_n(&w->started, __ATOMIC_ACQUIRE)) {
 			return;
@@ -399,9 +370,9 @@ START_TEST(test_bar_timeout)
 	fx_init(&f, 8, BATON_SINGLE_PRODUCER, 0, 0, &w, (int)DEPS_OF(_i));
 	if (f.up != NULL)
 		publish_n(&f, 4);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ck_assert_int_eq(baton_barrier_wait(f.b, 0), BATON_ETIMEDOUT);
-	t1 = now_ns();
+	t1 = test_now_ns();
 	ck_assert_uint_ge(t1 - t0, timeout);
 	ck_assert(!baton_barrier_is_alerted(f.b));
 	/* Available events come back at once, timeout or not. */
@@ -575,9 +546,9 @@ START_TEST(test_bar_linger)
 
 	fx_init(&f, 16, (uint32_t)_i & 1, (_i & 2) ? BATON_BARRIER_POLL_STAMPS : 0, 0, &w, 0);
 	publish_n(&f, 2); /* 0 .. 1: fewer than 4 */
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ck_assert_int_eq(baton_barrier_wait(f.b, 0), 1);
-	waited = now_ns() - t0;
+	waited = test_now_ns() - t0;
 	ck_assert_msg(waited >= 20000000, "lingered only %llu ns", (unsigned long long)waited);
 	/* The batch size at which it stops lingering: 4 events found. */
 	publish_n(&f, 4); /* 2 .. 5 */

@@ -64,35 +64,6 @@ static void fx_fill(struct fixture *f)
 	ck_assert_int_eq(baton_sequencer_remaining(f->q), 0);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * 1 when thread @p tid is inside a futex system call (asleep, for our
- * waiters), 0 when not, -1 when this kernel does not say
- * (/proc/self/task/<tid>/syscall missing).
- */
-static int in_futex(int tid)
-{
-	char path[64];
-	long nr = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1; /* "running" */
-	fclose(f);
-	return nr == SYS_futex;
-}
-
 /* A producer claiming in its own thread. */
 struct claimer {
 	baton_sequencer_t *q;
@@ -126,7 +97,7 @@ static void await_waiting(struct claimer *c, baton_sequence_t *gate, uint32_t ki
 	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE)) {
 		if (BATON_WAIT_CAN_BLOCK(kind)) {
 			if (__atomic_load_n(&gate->waiters, __ATOMIC_ACQUIRE) != 0 &&
-			    in_futex(__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE)) != 0)
+			    test_in_futex(__atomic_load_n(&c->tid, __ATOMIC_ACQUIRE)) != 0)
 				return;
 		} else if (__atomic_load_n(&c->started, __ATOMIC_ACQUIRE)) {
 			return;
@@ -772,9 +743,9 @@ START_TEST(test_seqr_timeout)
 
 	fx_init(&f, 4, MODE_OF(_i), &w, 1);
 	fx_fill(&f);
-	t0 = now_ns();
+	t0 = test_now_ns();
 	ck_assert_int_eq(baton_sequencer_claim(f.q), BATON_ETIMEDOUT);
-	t1 = now_ns();
+	t1 = test_now_ns();
 	ck_assert_uint_ge(t1 - t0, timeout);
 	ck_assert_int_eq(baton_sequencer_claim_n(f.q, 3), BATON_ETIMEDOUT);
 	ck_assert(!baton_sequencer_is_alerted(f.q));

@@ -152,27 +152,6 @@ START_TEST(test_wait_can_block)
 }
 END_TEST
 
-/*
- * 1 when thread @p tid is inside a futex system call (asleep, for our
- * waiters), 0 when not, -1 when this kernel does not say
- * (/proc/self/task/<tid>/syscall missing).
- */
-static int in_futex(int tid)
-{
-	char path[64];
-	long nr = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	if (fscanf(f, "%ld", &nr) != 1)
-		nr = -1; /* "running" */
-	fclose(f);
-	return nr == SYS_futex;
-}
-
 #define ROUNDS 3
 
 struct consumer {
@@ -243,7 +222,7 @@ START_TEST(test_wait_wakes_consumer)
 		while (__atomic_load_n(&c.want, __ATOMIC_ACQUIRE) != i ||
 		       (BATON_WAIT_CAN_BLOCK(kind) &&
 			(__atomic_load_n(&cursor->waiters, __ATOMIC_ACQUIRE) == 0 ||
-			 in_futex(__atomic_load_n(&c.tid, __ATOMIC_ACQUIRE)) == 0))) {
+			 test_in_futex(__atomic_load_n(&c.tid, __ATOMIC_ACQUIRE)) == 0))) {
 			ck_assert_int_ne(__atomic_load_n(&c.want, __ATOMIC_ACQUIRE), ROUNDS);
 			sched_yield();
 		}
