@@ -6,7 +6,8 @@
  * once and in order; one that leaves (baton_sequencer_remove_gating()) while
  * the producers are held back by it must not stop them; one that joins and
  * leaves over and over must get, in each session, every event after its join
- * point.
+ * point. With several producers a steady consumer always gates beside those
+ * that come and go (see test_join_only_consumers for why).
  */
 #include <string.h>
 

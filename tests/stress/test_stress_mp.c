@@ -244,6 +244,30 @@ START_TEST(test_mp_diamond)
 }
 END_TEST
 
+/*
+ * Every event a hand-off through futex sleeps: a ring of one or two slots,
+ * two producers and a two-stage pipeline all blocking (stage 2 sleeps on
+ * stage 1's sequence, stage 1 on the cursor, the producers on stage 2). A
+ * lost wake-up anywhere stops the run.
+ */
+START_TEST(test_mp_block_handoff)
+{
+	struct stress_opts o;
+	struct stress_result res;
+
+	mp_opts(&o, _i ? 2 : 1, 2, STRESS_EVENTS(10000), 2);
+	o.seed = 1800 + (uint64_t)_i;
+	o.producer_wait = stress_wait(BATON_WAIT_BLOCK);
+	o.c[0].wait = stress_wait(BATON_WAIT_BLOCK);
+	o.c[0].marks = 1;
+	o.c[1].wait = stress_wait(BATON_WAIT_BLOCK);
+	o.c[1].ndeps = 1;
+	o.c[1].deps[0] = 0;
+	stress_run(&o, &res);
+	assert_all_read(&o, &res);
+}
+END_TEST
+
 static Suite *mp_suite(void)
 {
 	Suite *s = suite_create("stress_mp");
@@ -259,6 +283,7 @@ static Suite *mp_suite(void)
 	tcase_add_loop_test(tc, test_mp_try_claim, 0, 2);
 	tcase_add_loop_test(tc, test_mp_pipeline, 0, 2);
 	tcase_add_test(tc, test_mp_diamond);
+	tcase_add_loop_test(tc, test_mp_block_handoff, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -271,6 +271,30 @@ START_TEST(test_sp_mixed)
 }
 END_TEST
 
+/*
+ * Every event a hand-off through futex sleeps: a ring of one slot, the
+ * producer and a two-stage pipeline all blocking at once (stage 2 sleeps on
+ * stage 1's sequence, stage 1 on the cursor, the producer on stage 2). A
+ * lost wake-up anywhere stops the run.
+ */
+START_TEST(test_sp_block_handoff)
+{
+	struct stress_opts o;
+	struct stress_result res;
+
+	sp_opts(&o, _i ? 2 : 1, STRESS_EVENTS(20000), 2);
+	o.seed = 950 + (uint64_t)_i;
+	o.producer_wait = stress_wait(BATON_WAIT_BLOCK);
+	o.c[0].wait = stress_wait(BATON_WAIT_BLOCK);
+	o.c[0].marks = 1;
+	o.c[1].wait = stress_wait(BATON_WAIT_BLOCK);
+	o.c[1].ndeps = 1;
+	o.c[1].deps[0] = 0;
+	stress_run(&o, &res);
+	assert_all_read(&o, &res);
+}
+END_TEST
+
 static Suite *sp_suite(void)
 {
 	Suite *s = suite_create("stress_sp");
@@ -287,6 +311,7 @@ static Suite *sp_suite(void)
 	tcase_add_test(tc, test_sp_claim_n_batches);
 	tcase_add_loop_test(tc, test_sp_try_claim, 0, 2);
 	tcase_add_test(tc, test_sp_mixed);
+	tcase_add_loop_test(tc, test_sp_block_handoff, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
