@@ -9,14 +9,13 @@
  * load on the cache line it is writing anyway (baton_sequence_notify()), and
  * only wakes when it is nonzero. What makes the relaxed load enough is the
  * sleeper's side: after raising `waiters` it issues a process-wide memory
- * barrier (membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)), which makes every
- * thread of every process using baton pass a full barrier: a writer that read
+ * barrier (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)), which makes every
+ * running thread of the process pass a full barrier: a writer that read
  * `waiters` before that point had made its store visible by then (so the
  * sleeper's re-check sees it), and a writer that reads it after sees the
- * count. Every process that uses baton registers for those barriers when it
- * creates its first sequencer or barrier, so this works across processes
- * sharing a segment. The barrier costs the sleeper a system call, on a path
- * that is about to make one (futex) anyway.
+ * count. The process registers for those barriers when it creates its first
+ * sequencer or barrier. The barrier costs the sleeper a system call, on a
+ * path that is about to make one (futex) anyway.
  *
  * Kernels without expedited membarrier get the classic protocol instead: a
  * waiter that may block registers (`may_block`) once, and while that count
@@ -57,11 +56,17 @@ static void membarrier_init(void)
 	 * BATON_WAIT_CLASSIC=1 keeps the registration protocol even where the
 	 * kernel offers expedited membarrier. */
 	if (classic != NULL && classic[0] == '1')
-		q &= ~(long)MEMBARRIER_CMD_GLOBAL_EXPEDITED;
-
-	if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
-	    (q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) &&
-	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0)
+		q &= ~(long)MEMBARRIER_CMD_PRIVATE_EXPEDITED;
+	/* PRIVATE_EXPEDITED reaches every CPU running a thread of this
+	 * process. GLOBAL_EXPEDITED does not: a CPU that ran the process before
+	 * it registered, then went idle, keeps the process's mm and is never
+	 * marked, so a writer there would miss the barrier (a lost wake-up the
+	 * stress suites found). Every writer and sleeper of a heap graph is a
+	 * thread of this process; graphs shared across processes will need the
+	 * classic protocol. */
+	if (q > 0 && (q & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    (q & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
 		sleeper_fences = 1;
 	else if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL))
 		membarrier_cmd = MEMBARRIER_CMD_GLOBAL;
@@ -85,7 +90,7 @@ int baton__process_fence(void)
 	baton__process_join();
 	if (!sleeper_fences)
 		return -1;
-	return syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0 ? 0 : -1;
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0 ? 0 : -1;
 }
 
 void baton__waiter_register_many(baton_sequence_t *const *s, uint32_t n)
@@ -186,7 +191,7 @@ static int64_t wait_block(baton_sequence_t *blk, const uint32_t *alert, int64_t 
 	/* W2: pairs with W1 (classic) or W3 (sleeper fences) in
 	 * baton__sequence_notify_slow(). */
 	__atomic_fetch_add(&blk->waiters, 1, __ATOMIC_SEQ_CST);
-	if (sleeper_fences && syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0)
+	if (sleeper_fences && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
 		__atomic_store_n(&block_cap_ns, BLOCK_CAP_NS, __ATOMIC_RELAXED);
 	seen = __atomic_load_n(&blk->wake, __ATOMIC_ACQUIRE);
 	v = poll(ctx, &again);
