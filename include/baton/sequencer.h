@@ -179,15 +179,11 @@ BATON_INLINE int64_t baton_sequencer_try_claim_n(baton_sequencer_t *seqr, int64_
  * consumers see a multi-producer ring only up to the first unpublished one.
  * Thread safety: the thread that claimed @p seq.
  */
+BATON_INLINE void baton_sequencer_publish_range(baton_sequencer_t *seqr, int64_t lo, int64_t hi);
+
 BATON_INLINE void baton_sequencer_publish(baton_sequencer_t *seqr, int64_t seq)
 {
-	baton__store_release(
-	    (int64_t *)(void *)(seqr->slots + ((uint64_t)seq & seqr->mask) * seqr->stride),
-	    seq); /* R2 */
-	if (seqr->mode == 0)
-		baton_sequence_advance(&seqr->state->cursor, seq); /* R1 */
-	else
-		baton_sequence_notify(&seqr->state->cursor);
+	baton_sequencer_publish_range(seqr, seq, seq);
 }
 
 /**
@@ -198,10 +194,9 @@ BATON_INLINE void baton_sequencer_publish_range(baton_sequencer_t *seqr, int64_t
 {
 	int64_t s;
 
+	/* R2: each slot's stamp, after its event; pairs with A2. */
 	for (s = lo; s <= hi; s++)
-		baton__store_release(
-		    (int64_t *)(void *)(seqr->slots + ((uint64_t)s & seqr->mask) * seqr->stride),
-		    s); /* R2 */
+		baton__store_release(baton__stamp(seqr->slots, seqr->mask, seqr->stride, s), s);
 	if (seqr->mode == 0)
 		baton_sequence_advance(&seqr->state->cursor, hi); /* R1 */
 	else

@@ -12,6 +12,7 @@
 #include <baton/wait.h>
 #include <baton/static/atomic.h>
 #include <baton/static/sequence.h>
+#include <baton/static/ring.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,10 +50,8 @@ BATON_INLINE int64_t baton__barrier_scan(const struct baton_barrier *b, int64_t 
 	int64_t s;
 
 	for (s = seq; s <= limit; s++) {
-		const int64_t *stamp =
-		    (const int64_t *)(const void *)(b->slots + ((uint64_t)s & b->mask) * b->stride);
-		/* A2: pairs with R2 in baton_sequencer_publish(). */
-		if (baton__load_acquire(stamp) != s)
+		/* A2: pairs with R2 in baton_sequencer_publish_range(). */
+		if (baton__load_acquire(baton__stamp(b->slots, b->mask, b->stride, s)) != s)
 			break;
 	}
 	return s - 1;

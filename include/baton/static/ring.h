@@ -44,10 +44,17 @@ struct baton_ring {
 	uint32_t baton__reserved;
 };
 
+/* The publish stamp of @p seq's slot, from the fields every view of the
+ * ring keeps (ring, sequencer, barrier): the one place that addresses it. */
+BATON_INLINE int64_t *baton__stamp(uint8_t *slots, uint64_t mask, uint32_t stride, int64_t seq)
+{
+	return (int64_t *)(void *)(slots + ((uint64_t)seq & mask) * stride);
+}
+
 /** The slot of @p seq (stamp first). */
 BATON_INLINE uint8_t *baton__ring_slot(const struct baton_ring *r, int64_t seq)
 {
-	return r->slots + ((uint64_t)seq & r->mask) * r->stride;
+	return (uint8_t *)baton__stamp(r->slots, r->mask, r->stride, seq);
 }
 
 /**
@@ -77,13 +84,6 @@ BATON_INLINE int64_t baton_ring_stamp(const struct baton_ring *r, int64_t seq)
 BATON_INLINE int baton_ring_is_published(const struct baton_ring *r, int64_t seq)
 {
 	return baton_ring_stamp(r, seq) == seq;
-}
-
-/* R2: publish @p seq in its slot: everything written to the event before is
- * visible to whoever reads stamp == seq with acquire (A2). */
-BATON_INLINE void baton__ring_stamp_store(const struct baton_ring *r, int64_t seq)
-{
-	baton__store_release((int64_t *)(void *)baton__ring_slot(r, seq), seq);
 }
 
 #ifdef __cplusplus
