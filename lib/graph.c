@@ -66,6 +66,7 @@ int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts)
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	g->state = GRAPH_CONFIG;
+	g->sh = &g->own_sh;
 	g->fenced_claims = opts->producer_mode == BATON_SINGLE_PRODUCER && !baton__wait_registers();
 	g->sp_claimed = BATON_SEQUENCE_INITIAL;
 	*out = g;
@@ -85,7 +86,7 @@ static void stage_free(struct stage *st)
 	free(st->deps);
 	if (st->workers != NULL)
 		for (i = 0; i < st->nworkers; i++)
-			baton_sequence_destroy(st->workers[i].seq);
+			baton__mem_free(st->workers[i].rec, sizeof(struct wrec));
 	free(st->workers);
 	baton_sequence_destroy(st->work_seq);
 	free(st);
@@ -150,6 +151,16 @@ static int check_stage(const baton_graph_t *g, const baton_stage_opts_t *o,
 	return 0;
 }
 
+/* Point a worker at its record, and start the record at the beginning. */
+static void worker_bind_rec(struct worker *w, struct wrec *rec)
+{
+	w->rec = rec;
+	w->seq = &rec->seq;
+	w->c = &rec->c;
+	baton_sequence_init(&rec->seq, BATON_SEQUENCE_INITIAL);
+	rec->handed = BATON_SEQUENCE_INITIAL;
+}
+
 static int stage_new(baton_graph_t *g, const baton_stage_opts_t *o, const baton_handler_t *h,
 		     uint32_t n, struct stage **out)
 {
@@ -177,8 +188,10 @@ static int stage_new(baton_graph_t *g, const baton_stage_opts_t *o, const baton_
 		st->workers[i].stage = st;
 		st->workers[i].index = i;
 		st->workers[i].h = h[i];
-		if (baton_sequence_create(&st->workers[i].seq, BATON_SEQUENCE_INITIAL) != 0)
+		st->workers[i].rec = baton__mem_alloc(sizeof(struct wrec), BATON_SEQUENCE_BLOCK);
+		if (st->workers[i].rec == NULL)
 			goto nomem;
+		worker_bind_rec(&st->workers[i], st->workers[i].rec);
 	}
 	if (n > 1 && baton_sequence_create(&st->work_seq, BATON_SEQUENCE_INITIAL) != 0)
 		goto nomem;
@@ -399,9 +412,9 @@ static void stop_all(baton_graph_t *g)
 
 static int stopped_result(baton_graph_t *g, const char *what)
 {
-	if (__atomic_load_n(&g->failed, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&g->sh->failed, __ATOMIC_ACQUIRE))
 		return baton__error(-ECANCELED, "graph %s: halted by a handler error: %s", what,
-				    g->fail_msg);
+				    g->sh->fail_msg);
 	return 0;
 }
 
@@ -630,7 +643,7 @@ int baton_graph_start(baton_graph_t *graph)
 		return rc;
 	}
 	/* Graph claims are taken from now on. */
-	__atomic_store_n(&graph->accepting, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&graph->sh->accepting, 1, __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -661,7 +674,7 @@ int baton_graph_drain(baton_graph_t *graph)
 	 * graph_claim(): one of the two sees the other. Single producer with
 	 * membarrier: the process-wide fence makes the producer's sp_claiming,
 	 * raised before it read accepting, visible here, or makes it see 0. */
-	__atomic_store_n(&graph->accepting, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&graph->sh->accepting, 0, __ATOMIC_SEQ_CST);
 	if (graph->fenced_claims) {
 		if (baton__process_fence() != 0) {
 			/* The kernel accepted the registration for these
@@ -674,18 +687,18 @@ int baton_graph_drain(baton_graph_t *graph)
 			nap(&ns);
 		target = __atomic_load_n(&graph->sp_claimed, __ATOMIC_RELAXED);
 		while (baton_sequencer_cursor(graph->seqr) < target &&
-		       !__atomic_load_n(&graph->failed, __ATOMIC_ACQUIRE))
+		       !__atomic_load_n(&graph->sh->failed, __ATOMIC_ACQUIRE))
 			nap(&ns); /* claimed, not yet published */
 	} else {
-		while (__atomic_load_n(&graph->inflight, __ATOMIC_SEQ_CST) != 0 &&
-		       !__atomic_load_n(&graph->failed, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&graph->sh->inflight, __ATOMIC_SEQ_CST) != 0 &&
+		       !__atomic_load_n(&graph->sh->failed, __ATOMIC_ACQUIRE))
 			nap(&ns);
 	}
 	if (baton_sequencer_cursor(graph->seqr) > target)
 		target = baton_sequencer_cursor(graph->seqr);
 	for (;;) {
 		int done = 1;
-		if (__atomic_load_n(&graph->failed, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&graph->sh->failed, __ATOMIC_ACQUIRE))
 			break;
 		for (i = 0; i < graph->nstages; i++) {
 			struct stage *st = graph->stages[i];
@@ -751,7 +764,7 @@ static int64_t graph_claim(baton_graph_t *g, int64_t n, int wait)
 	if (g->fenced_claims) {
 		__atomic_store_n(&g->sp_claiming, 1, __ATOMIC_RELAXED);
 		hi = BATON_ECLOSED;
-		if (__atomic_load_n(&g->accepting, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&g->sh->accepting, __ATOMIC_RELAXED)) {
 			hi = baton__sequencer_claim(g->seqr, n, wait);
 			if (!BATON_IS_ERROR(hi))
 				__atomic_store_n(&g->sp_claimed, hi, __ATOMIC_RELAXED);
@@ -759,19 +772,19 @@ static int64_t graph_claim(baton_graph_t *g, int64_t n, int wait)
 		__atomic_store_n(&g->sp_claiming, 0, __ATOMIC_RELEASE);
 		return hi;
 	}
-	__atomic_fetch_add(&g->inflight, (uint64_t)n, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&g->sh->inflight, (uint64_t)n, __ATOMIC_SEQ_CST);
 	hi = BATON_ECLOSED;
-	if (__atomic_load_n(&g->accepting, __ATOMIC_SEQ_CST))
+	if (__atomic_load_n(&g->sh->accepting, __ATOMIC_SEQ_CST))
 		hi = baton__sequencer_claim(g->seqr, n, wait);
 	if (BATON_IS_ERROR(hi))
-		__atomic_fetch_sub(&g->inflight, (uint64_t)n, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&g->sh->inflight, (uint64_t)n, __ATOMIC_RELEASE);
 	return hi;
 }
 
 static void published(baton_graph_t *g, int64_t n)
 {
 	if (!g->fenced_claims)
-		__atomic_fetch_sub(&g->inflight, (uint64_t)n, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&g->sh->inflight, (uint64_t)n, __ATOMIC_RELEASE);
 }
 
 int64_t baton_graph_claim(baton_graph_t *graph)
@@ -878,11 +891,11 @@ int baton_graph_stage_counters(const baton_graph_t *graph, const char *name,
 	for (i = 0; i < st->nworkers; i++) {
 		const struct worker *w = &st->workers[i];
 		int64_t s = baton_sequence_get_relaxed(w->seq);
-		out->events += __atomic_load_n(&w->c.events, __ATOMIC_RELAXED);
-		out->batches += __atomic_load_n(&w->c.batches, __ATOMIC_RELAXED);
-		out->waits += __atomic_load_n(&w->c.waits, __ATOMIC_RELAXED);
-		out->timeouts += __atomic_load_n(&w->c.timeouts, __ATOMIC_RELAXED);
-		out->errors += __atomic_load_n(&w->c.errors, __ATOMIC_RELAXED);
+		out->events += __atomic_load_n(&w->c->events, __ATOMIC_RELAXED);
+		out->batches += __atomic_load_n(&w->c->batches, __ATOMIC_RELAXED);
+		out->waits += __atomic_load_n(&w->c->waits, __ATOMIC_RELAXED);
+		out->timeouts += __atomic_load_n(&w->c->timeouts, __ATOMIC_RELAXED);
+		out->errors += __atomic_load_n(&w->c->errors, __ATOMIC_RELAXED);
 		if (s < out->sequence)
 			out->sequence = s;
 	}

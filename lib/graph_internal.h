@@ -17,6 +17,31 @@ struct counters {
 	uint64_t events, batches, waits, timeouts, errors;
 } __attribute__((aligned(64)));
 
+/* What a worker shares with the other processes of a graph: its position,
+ * its counters, and the highest sequence it has handed to its handler (a
+ * restarted stage redelivers what lies above its position and up to it).
+ * On the heap for a heap graph, in the segment for a shared one. */
+struct wrec {
+	baton_sequence_t seq;
+	struct counters c;
+	int64_t handed;
+	uint8_t pad[64 - 8];
+} __attribute__((aligned(BATON_SEQUENCE_BLOCK)));
+
+/* What every process of a graph shares about its run: on the heap for a
+ * heap graph, in the segment for a shared one (fixed-width, no pointers). */
+struct gshared {
+	uint32_t state;	     /* GRAPH_*, as every process sees it */
+	uint32_t accepting;  /* graph claims allowed */
+	uint32_t failed;     /* a handler error halted the graph */
+	uint32_t fail_owner; /* the one that writes fail_msg */
+	uint8_t pad0[64 - 16];
+	/* Graph claims not yet published, in events (multi-producer, shared
+	 * graphs, or no expedited membarrier). */
+	uint64_t inflight __attribute__((aligned(64)));
+	char fail_msg[256] __attribute__((aligned(64)));
+} __attribute__((aligned(64)));
+
 #define COUNT(field, n)                                                                            \
 	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n),              \
 			 __ATOMIC_RELAXED)
@@ -27,12 +52,13 @@ struct worker {
 	struct stage *stage;
 	uint32_t index;
 	baton_handler_t h;
-	baton_sequence_t *seq; /* the worker's position */
+	struct wrec *rec;      /* position, counters (shared) */
+	baton_sequence_t *seq; /* the worker's position: &rec->seq */
 	pthread_t thread;
 	int thread_started;
-	int started_ok; /* its on_start returned 0 */
-	int go;		/* set by the starting call: 1 run, -1 do not (under lock) */
-	struct counters c;
+	int started_ok;	    /* its on_start returned 0 */
+	int go;		    /* set by the starting call: 1 run, -1 do not (under lock) */
+	struct counters *c; /* &rec->c */
 };
 
 struct baton_poller {
@@ -62,11 +88,8 @@ struct baton_graph {
 	baton_sequencer_t *seqr;
 	struct stage *stages[BATON_GRAPH_MAX_STAGES];
 	uint32_t nstages;
-	int state;
-	uint32_t accepting; /* graph claims allowed */
-	/* Graph claims not yet published, in events (multi-producer, or no
-	 * expedited membarrier). */
-	uint64_t inflight;
+	int state;	    /* GRAPH_*, as this process's calls see it */
+	struct gshared *sh; /* &own_sh, or in the segment */
 	/* Single producer on a kernel with expedited membarrier: no atomic
 	 * read-modify-write per claim; the producer raises sp_claiming around
 	 * each claim and records the highest sequence it claimed, and drain
@@ -74,14 +97,14 @@ struct baton_graph {
 	int fenced_claims;
 	uint32_t sp_claiming;
 	int64_t sp_claimed;
-	uint32_t failed; /* a handler error halted the graph */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint32_t start_pending; /* threads that have not reported on_start */
 	int start_failed;
 
-	char fail_msg[256];
+	char fail_msg[256];    /* why a start failed */
 	struct stage *removed; /* stages removed while running */
+	struct gshared own_sh;
 };
 
 /* processor.c */

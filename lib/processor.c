@@ -16,7 +16,7 @@ void baton__graph_alert_all(struct baton_graph *g)
 {
 	uint32_t i;
 
-	__atomic_store_n(&g->accepting, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&g->sh->accepting, 0, __ATOMIC_SEQ_CST);
 	for (i = 0; i < g->nstages; i++)
 		if (g->stages[i]->barrier != NULL)
 			baton_barrier_alert(g->stages[i]->barrier);
@@ -26,13 +26,17 @@ void baton__graph_alert_all(struct baton_graph *g)
 /* A handler error under the halt policy: remember the first, stop all. */
 void baton__graph_fail(struct baton_graph *g, struct stage *st, int64_t seq, int error)
 {
-	pthread_mutex_lock(&g->lock);
-	if (!__atomic_load_n(&g->failed, __ATOMIC_ACQUIRE)) {
-		snprintf(g->fail_msg, sizeof(g->fail_msg),
+	struct gshared *sh = g->sh;
+
+	/* The first failure, in any process, writes the message. */
+	if (__atomic_exchange_n(&sh->fail_owner, 1, __ATOMIC_ACQ_REL) == 0) {
+		snprintf(sh->fail_msg, sizeof(sh->fail_msg),
 			 "stage \"%s\": handler returned %d at sequence %lld", st->name, error,
 			 (long long)seq);
-		__atomic_store_n(&g->failed, 1, __ATOMIC_RELEASE);
+		/* Pairs with the acquire loads of `failed` that read fail_msg. */
+		__atomic_store_n(&sh->failed, 1, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_lock(&g->lock);
 	baton__graph_alert_all(g);
 	pthread_mutex_unlock(&g->lock);
 }
@@ -43,7 +47,7 @@ static int skip_error(struct worker *w, int64_t seq, void *event, int error)
 	struct stage *st = w->stage;
 	unsigned verdict = BATON_ON_ERROR_HALT;
 
-	COUNT(w->c.errors, 1);
+	COUNT(w->c->errors, 1);
 	if (st->opts.on_error == BATON_ON_ERROR_SKIP)
 		return 1;
 	if (st->opts.on_error == BATON_ON_ERROR_CALL)
@@ -88,7 +92,7 @@ int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi)
 				baton_sequence_advance(w->seq, s - 1);
 				return -1;
 			}
-			COUNT(w->c.events, (uint64_t)span.count);
+			COUNT(w->c->events, (uint64_t)span.count);
 			s += span.count;
 		}
 	} else {
@@ -96,14 +100,14 @@ int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi)
 			void *ev = baton_ring_get(r, s);
 			rc = h->on_event(h->ctx, ev, s, s == hi);
 			if (rc != 0 && !skip_error(w, s, ev, rc)) {
-				COUNT(w->c.events, (uint64_t)(s - lo));
+				COUNT(w->c->events, (uint64_t)(s - lo));
 				baton_sequence_advance(w->seq, s - 1);
 				return -1;
 			}
 		}
-		COUNT(w->c.events, (uint64_t)(hi - lo + 1));
+		COUNT(w->c->events, (uint64_t)(hi - lo + 1));
 	}
-	COUNT(w->c.batches, 1);
+	COUNT(w->c->batches, 1);
 	/* R1: one release store per batch; wakes whoever sleeps on us. */
 	baton_sequence_advance(w->seq, hi);
 	return 0;
@@ -120,12 +124,12 @@ static int64_t await(struct worker *w, int64_t next)
 			return baton__barrier_linger(b, next, hi);
 		return hi;
 	}
-	COUNT(w->c.waits, 1);
+	COUNT(w->c->waits, 1);
 	for (;;) {
 		hi = baton_barrier_wait(b, next);
 		if (hi != BATON_ETIMEDOUT)
 			return hi;
-		COUNT(w->c.timeouts, 1);
+		COUNT(w->c->timeouts, 1);
 		if (w->h.on_timeout != NULL)
 			w->h.on_timeout(w->h.ctx, next);
 	}
@@ -193,8 +197,8 @@ static void run_pool(struct worker *w)
 			if (rc != 0 && !skip_error(w, next, ev, rc))
 				return;
 		}
-		COUNT(w->c.events, 1);
-		COUNT(w->c.batches, 1);
+		COUNT(w->c->events, 1);
+		COUNT(w->c->batches, 1);
 		take = 1;
 	}
 }
@@ -271,7 +275,7 @@ int64_t baton_poller_poll(baton_poller_t *poller)
 	/* Nothing to do costs no atomic read-modify-write. */
 	next = baton_sequence_get(w->seq) + 1;
 	if (baton_barrier_available(st->barrier, next) < next) {
-		COUNT(w->c.waits, 1);
+		COUNT(w->c->waits, 1);
 		return 0;
 	}
 	/* Another thread (drain) is polling this stage right now. */
