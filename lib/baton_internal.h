@@ -47,4 +47,23 @@ void baton__waiter_register_many(baton_sequence_t *const *s, uint32_t n);
  * behind the current minimum: e.g. an upstream stage of a gating stage). */
 int baton__sequencer_add_gating_keep(baton_sequencer_t *seqr, baton_sequence_t *seq);
 
+/* A ring's slot layout for given options (validated: -EINVAL / -ENOMEM with
+ * a message naming the field). */
+struct baton__ring_layout {
+	uint32_t data_offset, stride, align;
+	uint64_t size; /* bytes of all slots */
+};
+int baton__ring_layout(const baton_ring_opts_t *opts, struct baton__ring_layout *out);
+/* Fill a ring view over @p slots (memory owned by someone else). */
+void baton__ring_view(baton_ring_t *r, uint8_t *slots, uint64_t capacity,
+		      const struct baton__ring_layout *l, uint32_t event_size);
+/* Stamp every slot "never published" and run the initialiser. */
+void baton__ring_format(baton_ring_t *r, baton_ring_init_fn init, void *ctx);
+
+/* A sequencer view over a state that lives elsewhere (a shared segment):
+ * gating offsets are relative to @p region. The view does not own @p st.
+ * @p init: a new state (set it up), else one in use. */
+int baton__sequencer_view(baton_sequencer_t **out, baton_ring_t *ring, baton_sequencer_state_t *st,
+			  intptr_t region, uint32_t mode, const baton_wait_t *wait, int init);
+
 #endif /* BATON_INTERNAL_H */

@@ -10,60 +10,83 @@
 
 #define is_pow2(x) ((x) != 0 && ((x) & ((x)-1)) == 0)
 
-int baton_ring_create(baton_ring_t **out, const baton_ring_opts_t *opts)
+int baton__ring_layout(const baton_ring_opts_t *opts, struct baton__ring_layout *out)
 {
-	baton_ring_t *r;
-	uint64_t align, header, stride, size, i;
+	uint64_t align;
 
-	if (out == NULL || opts == NULL)
-		return baton__error(-EINVAL, "ring create: NULL %s", out == NULL ? "out" : "opts");
 	if (!is_pow2(opts->capacity) || opts->capacity > BATON_RING_MAX_CAPACITY)
-		return baton__error(
-		    -EINVAL, "ring create: capacity %llu is not a power of two from 1 to %llu",
-		    (unsigned long long)opts->capacity,
-		    (unsigned long long)BATON_RING_MAX_CAPACITY);
+		return baton__error(-EINVAL, "capacity %llu is not a power of two from 1 to %llu",
+				    (unsigned long long)opts->capacity,
+				    (unsigned long long)BATON_RING_MAX_CAPACITY);
 	if (opts->event_size == 0 || opts->event_size > BATON_RING_MAX_EVENT_SIZE)
-		return baton__error(-EINVAL, "ring create: event size %u is not from 1 to %u",
-				    opts->event_size, BATON_RING_MAX_EVENT_SIZE);
+		return baton__error(-EINVAL, "event size %u is not from 1 to %u", opts->event_size,
+				    BATON_RING_MAX_EVENT_SIZE);
 	align = opts->event_align ? opts->event_align : 8;
 	if (!is_pow2(align) || align > BATON_RING_MAX_ALIGN)
-		return baton__error(
-		    -EINVAL, "ring create: event alignment %llu is not a power of two up to %u",
-		    (unsigned long long)align, BATON_RING_MAX_ALIGN);
+		return baton__error(-EINVAL, "event alignment %llu is not a power of two up to %u",
+				    (unsigned long long)align, BATON_RING_MAX_ALIGN);
 	if (align < 8)
 		align = 8; /* the stamp needs 8 */
 	/* Slot: the 8-byte stamp, padded so the event is aligned, then the
 	 * event, padded so the next stamp and event are aligned too. */
-	header = align;
-	stride = (header + opts->event_size + align - 1) & ~(align - 1);
-	if (opts->capacity > SIZE_MAX / stride)
-		return baton__error(-ENOMEM, "ring create: %llu slots of %llu bytes overflow",
-				    (unsigned long long)opts->capacity, (unsigned long long)stride);
-	size = opts->capacity * stride;
+	out->data_offset = (uint32_t)align;
+	out->stride = (uint32_t)((align + opts->event_size + align - 1) & ~(align - 1));
+	out->align = (uint32_t)align;
+	if (opts->capacity > SIZE_MAX / out->stride)
+		return baton__error(-ENOMEM, "%llu slots of %u bytes overflow",
+				    (unsigned long long)opts->capacity, out->stride);
+	out->size = opts->capacity * out->stride;
+	return 0;
+}
 
+void baton__ring_view(baton_ring_t *r, uint8_t *slots, uint64_t capacity,
+		      const struct baton__ring_layout *l, uint32_t event_size)
+{
+	r->slots = slots;
+	r->mask = capacity - 1;
+	r->capacity = capacity;
+	r->stride = l->stride;
+	r->data_offset = l->data_offset;
+	r->event_size = event_size;
+	r->event_align = l->align;
+}
+
+void baton__ring_format(baton_ring_t *r, baton_ring_init_fn init, void *ctx)
+{
+	uint64_t i;
+
+	for (i = 0; i < r->capacity; i++) {
+		uint8_t *slot = r->slots + i * r->stride;
+		/* Never published: equal to no sequence, not even -1. */
+		*(int64_t *)(void *)slot = INT64_MIN;
+		if (init != NULL)
+			init(ctx, slot + r->data_offset, i);
+	}
+}
+
+int baton_ring_create(baton_ring_t **out, const baton_ring_opts_t *opts)
+{
+	struct baton__ring_layout l;
+	baton_ring_t *r;
+	int rc;
+
+	if (out == NULL || opts == NULL)
+		return baton__error(-EINVAL, "ring create: NULL %s", out == NULL ? "out" : "opts");
+	rc = baton__ring_layout(opts, &l);
+	if (rc != 0)
+		return baton__error(rc, "ring create: %s", baton_errmsg());
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return baton__error(-ENOMEM, "ring create: out of memory");
-	r->baton__mem = baton__mem_alloc(size, align > 64 ? align : 64);
+	r->baton__mem = baton__mem_alloc(l.size, l.align > 64 ? l.align : 64);
 	if (r->baton__mem == NULL) {
 		free(r);
 		return baton__error(-ENOMEM, "ring create: cannot allocate %llu bytes of slots",
-				    (unsigned long long)size);
+				    (unsigned long long)l.size);
 	}
-	r->baton__mem_size = size;
-	r->slots = r->baton__mem;
-	r->mask = opts->capacity - 1;
-	r->capacity = opts->capacity;
-	r->stride = (uint32_t)stride;
-	r->data_offset = (uint32_t)header;
-	r->event_size = opts->event_size;
-	r->event_align = (uint32_t)align;
-	for (i = 0; i < opts->capacity; i++) {
-		/* Never published: equal to no sequence, not even -1. */
-		*(int64_t *)(void *)(r->slots + i * stride) = INT64_MIN;
-		if (opts->init != NULL)
-			opts->init(opts->init_ctx, r->slots + i * stride + header, i);
-	}
+	r->baton__mem_size = l.size;
+	baton__ring_view(r, r->baton__mem, opts->capacity, &l, opts->event_size);
+	baton__ring_format(r, opts->init, opts->init_ctx);
 	*out = r;
 	return 0;
 }

@@ -28,7 +28,6 @@ int baton_sequencer_create(baton_sequencer_t **out, baton_ring_t *ring,
 			   const baton_sequencer_opts_t *opts)
 {
 	static const baton_sequencer_opts_t defaults;
-	baton_sequencer_t *q;
 	baton_sequencer_state_t *st;
 	uint32_t flags;
 	int rc;
@@ -47,36 +46,52 @@ int baton_sequencer_create(baton_sequencer_t **out, baton_ring_t *ring,
 	if (rc != 0)
 		return baton__error(rc, "sequencer create: %s", baton_errmsg());
 
-	q = baton__mem_alloc(sizeof(*q), 64);
 	st = baton__mem_alloc(sizeof(*st), BATON_SEQUENCE_BLOCK);
-	if (q == NULL || st == NULL) {
-		baton__mem_free(q, sizeof(*q));
-		baton__mem_free(st, sizeof(*st));
+	if (st == NULL)
 		return baton__error(-ENOMEM, "sequencer create: out of memory");
-	}
 	flags = __atomic_fetch_or(&ring->baton__flags, RING_HAS_SEQUENCER, __ATOMIC_ACQ_REL);
 	if (flags & RING_HAS_SEQUENCER) {
-		baton__mem_free(q, sizeof(*q));
 		baton__mem_free(st, sizeof(*st));
 		return baton__error(-EBUSY, "sequencer create: the ring already has a sequencer");
 	}
-	baton_sequence_init(&st->cursor, BATON_SEQUENCE_INITIAL);
-	baton_sequence_init(&st->gate_cache, BATON_SEQUENCE_INITIAL);
-	st->sp_claimed = BATON_SEQUENCE_INITIAL;
-	st->mode = opts->mode;
-	st->capacity = ring->capacity;
+	rc = baton__sequencer_view(out, ring, st, 0 /* heap: offsets are addresses */, opts->mode,
+				   &opts->wait, 1);
+	if (rc != 0) {
+		__atomic_fetch_and(&ring->baton__flags, ~RING_HAS_SEQUENCER, __ATOMIC_ACQ_REL);
+		baton__mem_free(st, sizeof(*st));
+		return rc;
+	}
+	(*out)->baton__view = 0;
+	return 0;
+}
 
+int baton__sequencer_view(baton_sequencer_t **out, baton_ring_t *ring, baton_sequencer_state_t *st,
+			  intptr_t region, uint32_t mode, const baton_wait_t *wait, int init)
+{
+	baton_sequencer_t *q = baton__mem_alloc(sizeof(*q), 64);
+
+	if (q == NULL)
+		return baton__error(-ENOMEM, "sequencer create: out of memory");
+	if (init) {
+		baton_sequence_init(&st->cursor, BATON_SEQUENCE_INITIAL);
+		baton_sequence_init(&st->gate_cache, BATON_SEQUENCE_INITIAL);
+		st->sp_claimed = BATON_SEQUENCE_INITIAL;
+		st->mode = mode;
+		st->capacity = ring->capacity;
+	}
 	q->state = st;
 	q->slots = ring->slots;
 	q->mask = ring->mask;
 	q->capacity = (int64_t)ring->capacity;
 	q->stride = ring->stride;
-	q->mode = opts->mode;
-	q->region = 0; /* heap: offsets are addresses */
-	q->wait = opts->wait;
+	q->mode = mode;
+	q->region = region;
+	q->wait = *wait;
 	q->ring = ring;
-	q->next = BATON_SEQUENCE_INITIAL;
+	/* A single producer resumes after what is published. */
+	q->next = baton__load_acquire(&st->cursor.value);
 	q->cached_gate = BATON_SEQUENCE_INITIAL;
+	q->baton__view = 1;
 	baton__process_join();
 	*out = q;
 	return 0;
@@ -88,9 +103,11 @@ void baton_sequencer_destroy(baton_sequencer_t *seqr)
 
 	if (seqr == NULL)
 		return;
-	ring = (baton_ring_t *)seqr->ring;
-	__atomic_fetch_and(&ring->baton__flags, ~RING_HAS_SEQUENCER, __ATOMIC_ACQ_REL);
-	baton__mem_free(seqr->state, sizeof(*seqr->state));
+	if (!seqr->baton__view) {
+		ring = (baton_ring_t *)seqr->ring;
+		__atomic_fetch_and(&ring->baton__flags, ~RING_HAS_SEQUENCER, __ATOMIC_ACQ_REL);
+		baton__mem_free(seqr->state, sizeof(*seqr->state));
+	}
 	baton__mem_free(seqr, sizeof(*seqr));
 }
 

@@ -64,7 +64,8 @@ struct baton_sequencer {
 	int64_t next __attribute__((aligned(64)));
 	/** single producer only: minimum gating sequence last seen */
 	int64_t cached_gate;
-	uint8_t baton__pad[64 - 16];
+	uint32_t baton__view; /**< private: the state belongs to someone else */
+	uint8_t baton__pad[64 - 20];
 };
 
 /** Out of line (lib/sequencer.c): the minimum of the gating sequences and
