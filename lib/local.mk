@@ -11,6 +11,8 @@ lib_libbaton_la_SOURCES = \
 	lib/ffi.c \
 	lib/memory.c \
 	lib/ring.c \
+	lib/segment.c \
+	lib/segment.h \
 	lib/sequence.c \
 	lib/sequencer.c \
 	lib/wait.c
@@ -31,6 +33,7 @@ pkginclude_HEADERS = \
 	include/baton/ring.h \
 	include/baton/sequence.h \
 	include/baton/sequencer.h \
+	include/baton/shm.h \
 	include/baton/wait.h
 nodist_pkginclude_HEADERS = include/baton/version.h
 batonstaticdir = $(pkgincludedir)/static

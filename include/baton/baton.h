@@ -16,5 +16,6 @@
 #include <baton/barrier.h>
 #include <baton/handler.h>
 #include <baton/graph.h>
+#include <baton/shm.h>
 
 #endif /* BATON_H */

@@ -36,3 +36,12 @@ TESTS += tests/unit/test_error
 # without expedited membarrier use: both protocols are tested everywhere.
 TESTS += tests/unit/classic-wake.sh
 EXTRA_DIST += tests/unit/classic-wake.sh
+
+# The segment container is private to the library (hidden symbols): the
+# suite compiles it, with the error helper it calls, into the test program.
+check_PROGRAMS += tests/unit/test_segment
+tests_unit_test_segment_SOURCES = tests/unit/test_segment.c lib/segment.c lib/segment.h lib/error.c
+tests_unit_test_segment_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib
+tests_unit_test_segment_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_segment_LDADD = $(CHECK_LIBS)
+TESTS += tests/unit/test_segment
