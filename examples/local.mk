@@ -22,3 +22,9 @@ TESTS += examples/poller
 noinst_PROGRAMS += examples/wait_strategies
 examples_wait_strategies_LDADD = lib/libbaton.la
 TESTS += examples/wait_strategies
+noinst_PROGRAMS += examples/crossproc
+examples_crossproc_LDADD = lib/libbaton.la
+# -no-install: a real program, not a libtool wrapper, so it can run itself
+# again (one process per stage) through /proc/self/exe.
+examples_crossproc_LDFLAGS = -no-install
+TESTS += examples/crossproc

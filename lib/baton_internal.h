@@ -66,4 +66,9 @@ void baton__ring_format(baton_ring_t *r, baton_ring_init_fn init, void *ctx);
 int baton__sequencer_view(baton_sequencer_t **out, baton_ring_t *ring, baton_sequencer_state_t *st,
 			  intptr_t region, uint32_t mode, const baton_wait_t *wait, int init);
 
+/* Wait with @p w until there may be room for @p n more claims (the minimum
+ * gating sequence reached cursor + n - capacity). Returns it, or
+ * BATON_EALERTED / BATON_ETIMEDOUT. */
+int64_t baton__sequencer_wait_room(baton_sequencer_t *q, int64_t n, const baton_wait_t *w);
+
 #endif /* BATON_INTERNAL_H */

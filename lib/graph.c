@@ -53,8 +53,14 @@ int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts)
 	memset(&so, 0, sizeof(so));
 	so.mode = opts->producer_mode;
 	so.wait = opts->producer_wait;
-	rc = baton_ring_create(&g->ring, &ro);
-	if (rc == 0) {
+	g->sh = &g->own_sh;
+	if (opts->shm_name != NULL) {
+		rc = baton__shm_create(g, opts);
+		if (rc != 0) {
+			free(g);
+			return rc;
+		}
+	} else if ((rc = baton_ring_create(&g->ring, &ro)) == 0) {
 		rc = baton_sequencer_create(&g->seqr, g->ring, &so);
 		if (rc != 0)
 			baton_ring_destroy(g->ring);
@@ -66,14 +72,14 @@ int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts)
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	g->state = GRAPH_CONFIG;
-	g->sh = &g->own_sh;
-	g->fenced_claims = opts->producer_mode == BATON_SINGLE_PRODUCER && !baton__wait_registers();
+	g->fenced_claims = g->shm == NULL && opts->producer_mode == BATON_SINGLE_PRODUCER &&
+			   !baton__wait_registers();
 	g->sp_claimed = BATON_SEQUENCE_INITIAL;
 	*out = g;
 	return 0;
 }
 
-static void stage_free(struct stage *st)
+void baton__stage_free(struct stage *st)
 {
 	uint32_t i;
 
@@ -84,11 +90,13 @@ static void stage_free(struct stage *st)
 		free(st->after[i]);
 	free(st->after);
 	free(st->deps);
-	if (st->workers != NULL)
-		for (i = 0; i < st->nworkers; i++)
-			baton__mem_free(st->workers[i].rec, sizeof(struct wrec));
+	if (st->graph->shm == NULL) {
+		if (st->workers != NULL)
+			for (i = 0; i < st->nworkers; i++)
+				baton__mem_free(st->workers[i].rec, sizeof(struct wrec));
+		baton_sequence_destroy(st->work_seq);
+	}
 	free(st->workers);
-	baton_sequence_destroy(st->work_seq);
 	free(st);
 }
 
@@ -108,8 +116,19 @@ static int check_stage(const baton_graph_t *g, const baton_stage_opts_t *o,
 	if (g->nstages == BATON_GRAPH_MAX_STAGES)
 		return baton__error(-ENOSPC, "add stage \"%s\": the graph has %d stages (the most)",
 				    o->name, BATON_GRAPH_MAX_STAGES);
-	if (h == NULL)
+	if (h == NULL && g->shm == NULL)
 		return baton__error(-EINVAL, "add stage \"%s\": NULL handlers", o->name);
+	if (o->on_death > BATON_ON_DEATH_DETACH)
+		return baton__error(-EINVAL, "add stage \"%s\": unknown on_death policy %u",
+				    o->name, o->on_death);
+	if (o->reserved != 0)
+		return baton__error(-EINVAL, "add stage \"%s\": reserved field must be zero",
+				    o->name);
+	if (h == NULL && o->on_error == BATON_ON_ERROR_CALL)
+		return baton__error(-ENOTSUP,
+				    "add stage \"%s\": an error callback cannot run in another "
+				    "process (use BATON_ON_ERROR_HALT or _SKIP)",
+				    o->name);
 	if (n > BATON_STAGE_MAX_WORKERS)
 		return baton__error(-ENOSPC, "add stage \"%s\": %u workers (the most is %d)",
 				    o->name, n, BATON_STAGE_MAX_WORKERS);
@@ -142,7 +161,7 @@ static int check_stage(const baton_graph_t *g, const baton_stage_opts_t *o,
 	rc = baton_wait_validate(&o->wait);
 	if (rc != 0)
 		return baton__error(rc, "add stage \"%s\": %s", o->name, baton_errmsg());
-	for (i = 0; i < n; i++)
+	for (i = 0; h != NULL && i < n; i++)
 		if ((h[i].on_event == NULL) == (h[i].on_span == NULL))
 			return baton__error(-EINVAL,
 					    "add stage \"%s\": handler %u needs exactly one of "
@@ -151,17 +170,19 @@ static int check_stage(const baton_graph_t *g, const baton_stage_opts_t *o,
 	return 0;
 }
 
-/* Point a worker at its record, and start the record at the beginning. */
-static void worker_bind_rec(struct worker *w, struct wrec *rec)
+/* Point a worker at its record; @p fresh: start the record at the beginning. */
+static void worker_bind_rec(struct worker *w, struct wrec *rec, int fresh)
 {
 	w->rec = rec;
 	w->seq = &rec->seq;
 	w->c = &rec->c;
-	baton_sequence_init(&rec->seq, BATON_SEQUENCE_INITIAL);
-	rec->handed = BATON_SEQUENCE_INITIAL;
+	if (fresh) {
+		baton_sequence_init(&rec->seq, BATON_SEQUENCE_INITIAL);
+		rec->handed = BATON_SEQUENCE_INITIAL;
+	}
 }
 
-static int stage_new(baton_graph_t *g, const baton_stage_opts_t *o, const baton_handler_t *h,
+int baton__stage_new(baton_graph_t *g, const baton_stage_opts_t *o, const baton_handler_t *h,
 		     uint32_t n, struct stage **out)
 {
 	struct stage *st = calloc(1, sizeof(*st));
@@ -187,24 +208,45 @@ static int stage_new(baton_graph_t *g, const baton_stage_opts_t *o, const baton_
 	for (i = 0; i < n; i++) {
 		st->workers[i].stage = st;
 		st->workers[i].index = i;
-		st->workers[i].h = h[i];
-		st->workers[i].rec = baton__mem_alloc(sizeof(struct wrec), BATON_SEQUENCE_BLOCK);
-		if (st->workers[i].rec == NULL)
-			goto nomem;
-		worker_bind_rec(&st->workers[i], st->workers[i].rec);
+		if (h != NULL)
+			st->workers[i].h = h[i];
+		if (g->shm == NULL) {
+			st->workers[i].rec =
+			    baton__mem_alloc(sizeof(struct wrec), BATON_SEQUENCE_BLOCK);
+			if (st->workers[i].rec == NULL)
+				goto nomem;
+			worker_bind_rec(&st->workers[i], st->workers[i].rec, 1);
+		}
 	}
-	if (n > 1 && baton_sequence_create(&st->work_seq, BATON_SEQUENCE_INITIAL) != 0)
+	if (g->shm != NULL) {
+		/* Shared graphs: the records come from the segment's table. */
+		int fresh;
+		struct wrec *recs = baton__shm_recs(g, n + (n > 1), &fresh);
+		if (recs == NULL) {
+			baton__stage_free(st);
+			return -ENOSPC;
+		}
+		for (i = 0; i < n; i++)
+			worker_bind_rec(&st->workers[i], &recs[i], fresh);
+		if (n > 1) {
+			st->work_seq = &recs[n].seq;
+			if (fresh)
+				baton_sequence_init(st->work_seq, BATON_SEQUENCE_INITIAL);
+		}
+	} else if (n > 1 && baton_sequence_create(&st->work_seq, BATON_SEQUENCE_INITIAL) != 0) {
 		goto nomem;
+	}
+	st->local = h != NULL;
 	*out = st;
 	return 0;
 nomem:
-	stage_free(st);
+	baton__stage_free(st);
 	return -ENOMEM;
 }
 
 /* The barrier of a stage: behind the producers, or behind every worker of
  * every stage it depends on. */
-static int stage_barrier(baton_graph_t *g, struct stage *st)
+int baton__stage_barrier(baton_graph_t *g, struct stage *st)
 {
 	baton_sequence_t *deps[BATON_BARRIER_MAX_DEPS];
 	baton_barrier_opts_t bo;
@@ -287,7 +329,7 @@ static int stage_threads(baton_graph_t *g, struct stage *st)
 {
 	uint32_t i;
 
-	if (st->opts.flags & BATON_STAGE_POLLER)
+	if ((st->opts.flags & BATON_STAGE_POLLER) || !st->local)
 		return 0;
 	for (i = 0; i < st->nworkers; i++) {
 		struct worker *w = &st->workers[i];
@@ -334,7 +376,7 @@ static int poller_start(baton_graph_t *g, struct stage *st)
 	struct worker *w = &st->workers[0];
 	int rc = 0;
 
-	if (!(st->opts.flags & BATON_STAGE_POLLER))
+	if (!(st->opts.flags & BATON_STAGE_POLLER) || !st->local)
 		return 0;
 	if (w->h.on_start != NULL)
 		rc = w->h.on_start(w->h.ctx);
@@ -372,7 +414,34 @@ static int release_threads(baton_graph_t *g, struct stage *const *stages, uint32
 	return failed;
 }
 
-static void stage_stop(baton_graph_t *g, struct stage *st)
+/* Start a stage's threads (or its poller's on_start) on a running graph.
+ * Returns 0; on failure the stage is stopped again and the error returned
+ * (-ECANCELED when its on_start failed). */
+int baton__stage_run(baton_graph_t *g, struct stage *st)
+{
+	int rc, failed;
+
+	pthread_mutex_lock(&g->lock);
+	g->start_failed = 0;
+	pthread_mutex_unlock(&g->lock);
+	rc = poller_start(g, st);
+	if (rc == 0)
+		rc = stage_threads(g, st);
+	__atomic_store_n(&st->running, 1, __ATOMIC_RELEASE);
+	failed = release_threads(g, &st, 1, rc != 0);
+	if (failed || rc != 0) {
+		baton__stage_stop(g, st);
+		if (failed) /* an on_start failed (rc is then its raw value) */
+			rc = baton__error(-ECANCELED, "%s", g->fail_msg);
+		pthread_mutex_lock(&g->lock);
+		g->start_failed = 0;
+		pthread_mutex_unlock(&g->lock);
+		return rc;
+	}
+	return 0;
+}
+
+void baton__stage_stop(baton_graph_t *g, struct stage *st)
 {
 	uint32_t i;
 
@@ -405,8 +474,9 @@ static void stop_all(baton_graph_t *g)
 	pthread_mutex_lock(&g->lock);
 	baton__graph_alert_all(g);
 	pthread_mutex_unlock(&g->lock);
+	__atomic_store_n(&g->sh->state, GRAPH_STOPPED, __ATOMIC_RELEASE);
 	for (i = 0; i < g->nstages; i++)
-		stage_stop(g, g->stages[i]);
+		baton__stage_stop(g, g->stages[i]);
 	__atomic_store_n(&g->state, GRAPH_STOPPED, __ATOMIC_RELEASE);
 }
 
@@ -423,7 +493,7 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 {
 	struct stage *st;
 	uint32_t i, n;
-	int rc, failed;
+	int rc;
 
 	if (graph == NULL || opts == NULL)
 		return baton__error(-EINVAL, "add stage: NULL %s",
@@ -440,7 +510,14 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 				return baton__error(-EINVAL,
 						    "add stage \"%s\": unknown dependency \"%s\"",
 						    opts->name, opts->after[i]);
-	rc = stage_new(graph, opts, handlers, n, &st);
+	if (graph->shm != NULL && graph->state == GRAPH_RUNNING)
+		return baton__error(-ENOTSUP,
+				    "add stage \"%s\": a shared graph's stages are fixed once it "
+				    "runs",
+				    opts->name);
+	rc = baton__stage_new(graph, opts, handlers, n, &st);
+	if (rc == -ENOSPC)
+		return baton__error(rc, "add stage \"%s\": %s", opts->name, baton_errmsg());
 	if (rc != 0)
 		return baton__error(rc, "add stage \"%s\": out of memory", opts->name);
 	if (graph->state == GRAPH_CONFIG) {
@@ -453,29 +530,18 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 	/* A running graph: the stage joins at the cursor as a new last stage. */
 	for (i = 0; i < opts->n_after; i++)
 		st->deps[i] = find_stage(graph, st->after[i]);
-	rc = stage_barrier(graph, st);
+	rc = baton__stage_barrier(graph, st);
 	if (rc == 0)
 		rc = stage_gate(graph, st, 1);
 	if (rc != 0) {
-		stage_free(st);
+		baton__stage_free(st);
 		return rc;
 	}
-	pthread_mutex_lock(&graph->lock);
-	graph->start_failed = 0;
-	pthread_mutex_unlock(&graph->lock);
-	rc = poller_start(graph, st);
-	if (rc == 0)
-		rc = stage_threads(graph, st);
-	__atomic_store_n(&st->running, 1, __ATOMIC_RELEASE);
-	failed = release_threads(graph, &st, 1, rc != 0);
-	if (failed || rc != 0) {
-		stage_stop(graph, st);
+	rc = baton__stage_run(graph, st);
+	if (rc != 0) {
+		if (rc == -ECANCELED)
+			rc = baton__error(rc, "add stage: %s", baton_errmsg());
 		stage_ungate(graph, st);
-		if (failed) /* an on_start failed (rc is then its raw value) */
-			rc = baton__error(-ECANCELED, "add stage: %s", graph->fail_msg);
-		pthread_mutex_lock(&graph->lock);
-		graph->start_failed = 0;
-		pthread_mutex_unlock(&graph->lock);
 		baton_barrier_destroy(st->barrier);
 		st->barrier = NULL;
 		/* Producers may still read its sequences once: free it with the
@@ -519,6 +585,12 @@ int baton_graph_remove_stage(baton_graph_t *graph, const char *name)
 		return baton__error(-ENOENT, "remove stage: no stage \"%s\"", name);
 	if (has_dependents(graph, st, NULL))
 		return baton__error(-EBUSY, "remove stage \"%s\": other stages depend on it", name);
+	if (graph->shm != NULL && graph->state == GRAPH_RUNNING)
+		return baton__error(
+		    -ENOTSUP,
+		    "remove stage \"%s\": a shared graph's stages are fixed once it "
+		    "runs",
+		    name);
 	if (graph->state == GRAPH_CONFIG) {
 		/* Freed with the graph: a poller of it may still be held. */
 		unlist(graph, st);
@@ -537,7 +609,7 @@ int baton_graph_remove_stage(baton_graph_t *graph, const char *name)
 		if (rc != 0)
 			return rc;
 	}
-	stage_stop(graph, st);
+	baton__stage_stop(graph, st);
 	stage_ungate(graph, st);
 	unlist(graph, st);
 	/* Its threads are gone: unregister its waiters from upstream now. */
@@ -613,7 +685,7 @@ int baton_graph_start(baton_graph_t *graph)
 		return baton__error(-EINVAL, "graph start: the graph has no stage");
 	rc = resolve(graph);
 	for (i = 0; rc == 0 && i < graph->nstages; i++)
-		rc = stage_barrier(graph, graph->stages[i]);
+		rc = baton__stage_barrier(graph, graph->stages[i]);
 	/* The last stages gate the producers: the others are ahead of them. */
 	for (i = 0; rc == 0 && i < graph->nstages; i++)
 		if (!has_dependents(graph, graph->stages[i], NULL))
@@ -626,6 +698,8 @@ int baton_graph_start(baton_graph_t *graph)
 		}
 		return rc;
 	}
+	if (graph->shm != NULL && (rc = baton__shm_start(graph)) != 0)
+		return rc;
 	graph->start_failed = 0;
 	for (i = 0; rc == 0 && i < graph->nstages; i++) {
 		__atomic_store_n(&graph->stages[i]->running, 1, __ATOMIC_RELEASE);
@@ -643,6 +717,7 @@ int baton_graph_start(baton_graph_t *graph)
 		return rc;
 	}
 	/* Graph claims are taken from now on. */
+	__atomic_store_n(&graph->sh->state, GRAPH_RUNNING, __ATOMIC_RELEASE);
 	__atomic_store_n(&graph->sh->accepting, 1, __ATOMIC_SEQ_CST);
 	return 0;
 }
@@ -690,9 +765,14 @@ int baton_graph_drain(baton_graph_t *graph)
 		       !__atomic_load_n(&graph->sh->failed, __ATOMIC_ACQUIRE))
 			nap(&ns); /* claimed, not yet published */
 	} else {
-		while (__atomic_load_n(&graph->sh->inflight, __ATOMIC_SEQ_CST) != 0 &&
-		       !__atomic_load_n(&graph->sh->failed, __ATOMIC_ACQUIRE))
+		while ((graph->shm != NULL
+			    ? baton__shm_inflight(graph)
+			    : __atomic_load_n(&graph->sh->inflight, __ATOMIC_SEQ_CST) != 0) &&
+		       !__atomic_load_n(&graph->sh->failed, __ATOMIC_ACQUIRE)) {
+			if (graph->shm != NULL)
+				baton__shm_check(graph); /* a dead producer's holes */
 			nap(&ns);
+		}
 	}
 	if (baton_sequencer_cursor(graph->seqr) > target)
 		target = baton_sequencer_cursor(graph->seqr);
@@ -700,10 +780,14 @@ int baton_graph_drain(baton_graph_t *graph)
 		int done = 1;
 		if (__atomic_load_n(&graph->sh->failed, __ATOMIC_ACQUIRE))
 			break;
+		if (graph->shm != NULL)
+			baton__shm_check(graph);
 		for (i = 0; i < graph->nstages; i++) {
 			struct stage *st = graph->stages[i];
-			if (st->opts.flags & BATON_STAGE_POLLER)
+			if ((st->opts.flags & BATON_STAGE_POLLER) && st->local)
 				baton_poller_poll(&st->poller);
+			if (baton__shm_detached(st))
+				continue;
 			for (j = 0; j < st->nworkers; j++)
 				if (baton_sequence_get(st->workers[j].seq) < target)
 					done = 0;
@@ -733,22 +817,31 @@ void baton_graph_destroy(baton_graph_t *graph)
 
 	if (graph == NULL)
 		return;
-	if (graph->state == GRAPH_RUNNING)
+	if (graph->shm != NULL) {
+		/* A shared graph goes on without this process: only the stages
+		 * it runs stop (drain or halt stop the graph). */
+		for (i = 0; i < graph->nstages; i++)
+			baton__stage_stop(graph, graph->stages[i]);
+	} else if (graph->state == GRAPH_RUNNING) {
 		stop_all(graph);
+	}
 	/* Barriers first: they unregister from upstream stages' sequences. */
 	for (i = 0; i < graph->nstages; i++) {
 		baton_barrier_destroy(graph->stages[i]->barrier);
 		graph->stages[i]->barrier = NULL;
 	}
 	for (i = 0; i < graph->nstages; i++)
-		stage_free(graph->stages[i]);
+		baton__stage_free(graph->stages[i]);
 	while (graph->removed != NULL) {
 		struct stage *next = graph->removed->removed_next;
-		stage_free(graph->removed);
+		baton__stage_free(graph->removed);
 		graph->removed = next;
 	}
 	baton_sequencer_destroy(graph->seqr);
-	baton_ring_destroy(graph->ring);
+	if (graph->shm != NULL)
+		baton__shm_destroy(graph); /* the ring is a view */
+	else
+		baton_ring_destroy(graph->ring);
 	pthread_mutex_destroy(&graph->lock);
 	pthread_cond_destroy(&graph->cond);
 	free(graph);
@@ -761,6 +854,8 @@ static int64_t graph_claim(baton_graph_t *g, int64_t n, int wait)
 {
 	int64_t hi;
 
+	if (g->shm != NULL)
+		return baton__shm_claim(g, n, wait);
 	if (g->fenced_claims) {
 		__atomic_store_n(&g->sp_claiming, 1, __ATOMIC_RELAXED);
 		hi = BATON_ECLOSED;
@@ -783,7 +878,9 @@ static int64_t graph_claim(baton_graph_t *g, int64_t n, int wait)
 
 static void published(baton_graph_t *g, int64_t n)
 {
-	if (!g->fenced_claims)
+	if (g->shm != NULL)
+		__atomic_fetch_sub(baton__shm_inflight_word(g), (uint64_t)n, __ATOMIC_RELEASE);
+	else if (!g->fenced_claims)
 		__atomic_fetch_sub(&g->sh->inflight, (uint64_t)n, __ATOMIC_RELEASE);
 }
 
@@ -899,6 +996,7 @@ int baton_graph_stage_counters(const baton_graph_t *graph, const char *name,
 		if (s < out->sequence)
 			out->sequence = s;
 	}
+	out->deaths = baton__shm_deaths(st);
 	pthread_mutex_unlock(&g->lock);
 	return 0;
 }

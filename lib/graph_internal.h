@@ -47,6 +47,7 @@ struct gshared {
 			 __ATOMIC_RELAXED)
 
 struct stage;
+struct shm_view;
 
 struct worker {
 	struct stage *stage;
@@ -79,6 +80,8 @@ struct stage {
 	struct baton_poller poller;
 	int gating; /* its workers' sequences gate the producers */
 	int running;
+	int local;		    /* its handlers run in this process */
+	struct stage_rec *rec;	    /* shared graphs: its record in the segment */
 	uint32_t mark;		    /* cycle search */
 	struct stage *removed_next; /* removed, freed with the graph */
 };
@@ -105,7 +108,39 @@ struct baton_graph {
 	char fail_msg[256];    /* why a start failed */
 	struct stage *removed; /* stages removed while running */
 	struct gshared own_sh;
+	struct shm_view *shm; /* shared graphs: the segment; NULL on the heap */
 };
+
+/* graph_shm.c: graphs in a shared segment. */
+int baton__shm_create(baton_graph_t *g, const baton_graph_opts_t *opts);
+/* Worker records for a new stage: n of them, from the segment's table;
+ * *fresh says whether they are new (the creator) or in use (attaching). */
+struct wrec *baton__shm_recs(baton_graph_t *g, uint32_t n, int *fresh);
+/* At start: write the topology, register blocking waiters, make it ready. */
+int baton__shm_start(baton_graph_t *g);
+void baton__shm_destroy(baton_graph_t *g);
+/* Find dead processes and apply the policies; returns how many. */
+int baton__shm_check(baton_graph_t *g);
+/* A stage that no process waits for (detached after its process died). */
+int baton__shm_detached(const struct stage *st);
+/* Deaths of the processes that ran a stage (0 on the heap). */
+uint64_t baton__shm_deaths(const struct stage *st);
+/* Shared graphs: the counter of claims in flight this process uses, and
+ * whether any live process has claims in flight. */
+uint64_t *baton__shm_inflight_word(baton_graph_t *g);
+int baton__shm_inflight(baton_graph_t *g);
+/* Graph claims in a shared graph, with liveness checks while waiting. */
+int64_t baton__shm_claim(baton_graph_t *g, int64_t n, int wait);
+/* The redelivery range of a worker resuming in a shared graph. */
+void baton__shm_redeliver(struct worker *w);
+
+/* graph.c, for graph_shm.c */
+int baton__stage_new(baton_graph_t *g, const baton_stage_opts_t *o, const baton_handler_t *h,
+		     uint32_t n, struct stage **out);
+void baton__stage_free(struct stage *st);
+int baton__stage_barrier(baton_graph_t *g, struct stage *st);
+int baton__stage_run(baton_graph_t *g, struct stage *st);
+void baton__stage_stop(baton_graph_t *g, struct stage *st);
 
 /* processor.c */
 void *baton__worker_main(void *arg);

@@ -7,6 +7,7 @@ lib_libbaton_la_SOURCES = \
 	lib/error.c \
 	lib/graph.c \
 	lib/graph_internal.h \
+	lib/graph_shm.c \
 	lib/processor.c \
 	lib/ffi.c \
 	lib/memory.c \

@@ -70,6 +70,9 @@ int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi)
 	int64_t s;
 	int rc;
 
+	/* Shared graphs: a process that binds the stage after this one died
+	 * redelivers what lies above the position, up to here. */
+	__atomic_store_n(&w->rec->handed, hi, __ATOMIC_RELAXED);
 	if (h->on_batch_start != NULL)
 		h->on_batch_start(
 		    h->ctx, hi - lo + 1,
@@ -226,6 +229,8 @@ void *baton__worker_main(void *arg)
 	pthread_mutex_unlock(&g->lock);
 
 	if (go > 0) {
+		if (g->shm != NULL)
+			baton__shm_redeliver(w);
 		if (w->stage->nworkers > 1)
 			run_pool(w);
 		else
@@ -246,6 +251,11 @@ int baton_graph_poller(baton_graph_t *graph, const char *name, baton_poller_t **
 		struct stage *st = graph->stages[i];
 		if (strcmp(st->name, name) != 0)
 			continue;
+		if (!st->local)
+			return baton__error(-EINVAL,
+					    "graph poller: stage \"%s\" runs in another process "
+					    "(baton_graph_bind() it here)",
+					    name);
 		if (!(st->opts.flags & BATON_STAGE_POLLER))
 			return baton__error(-EINVAL,
 					    "graph poller: stage \"%s\" runs on its own thread "

@@ -159,6 +159,18 @@ static uint32_t fence_word;
 #define full_fence() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #endif
 
+int64_t baton__sequencer_wait_room(baton_sequencer_t *q, int64_t n, const baton_wait_t *w)
+{
+	struct room r;
+	int64_t cur = baton__load_relaxed(&q->state->cursor.value);
+
+	if (q->mode == BATON_SINGLE_PRODUCER)
+		cur = q->next;
+	r.q = q;
+	r.current = cur;
+	return baton__wait(w, &q->state->alert, cur + n - q->capacity, poll_room, &r);
+}
+
 int64_t baton__sequencer_gate(baton_sequencer_t *q, int64_t wrap, int64_t current, int wait)
 {
 	baton_sequence_t *which;

@@ -26,6 +26,7 @@
 #include <baton/handler.h>
 #include <baton/ring.h>
 #include <baton/sequencer.h>
+#include <baton/shm.h>
 #include <baton/wait.h>
 
 #ifdef __cplusplus
@@ -37,6 +38,36 @@ typedef struct baton_graph baton_graph_t;
 /** An application-driven stage (opaque): see baton_graph_poller(). */
 typedef struct baton_poller baton_poller_t;
 
+/** @name What happens when the process running a stage of a shared graph
+ * dies (baton_stage_opts_t.on_death)
+ * @{ */
+/** Producers wait (the ring fills) until a process binds the stage again;
+ * it resumes after the stage's last committed sequence (the default). */
+#define BATON_ON_DEATH_WAIT 0u
+/** The stage stops holding the producers back: events published while no
+ * process runs it are not handled by it. A process that binds it again
+ * joins at the cursor. Only for a stage no other stage depends on. */
+#define BATON_ON_DEATH_DETACH 1u
+/** A producer died between claim and publish (multi-producer): the
+ * sequences it held were published with zeroed events. */
+#define BATON_DEATH_ABANDONED 2u
+/** @} */
+
+/** A death in a shared graph, as reported to baton_death_fn. */
+typedef struct baton_death {
+	const char *stage; /**< the stage whose process died; NULL for a producer */
+	int32_t pid;	   /**< the process that died */
+	uint32_t action;   /**< BATON_ON_DEATH_WAIT, BATON_ON_DEATH_DETACH or
+			       BATON_DEATH_ABANDONED */
+	int64_t first;	   /**< stage: its last committed sequence; producer: the
+			       first sequence published empty */
+	int64_t last;	   /**< producer: the last sequence published empty */
+} baton_death_t;
+
+/** Told about a death, on the thread that found it (a producer waiting for
+ * room, drain, or baton_graph_check()). */
+typedef void (*baton_death_fn)(void *ctx, const baton_death_t *death);
+
 /** Options of baton_graph_create(). Zero-initialisable. */
 typedef struct baton_graph_opts {
 	uint64_t capacity;	    /**< ring slots, a power of two; required */
@@ -47,6 +78,17 @@ typedef struct baton_graph_opts {
 	uint32_t producer_mode;	    /**< BATON_SINGLE_PRODUCER (0) or BATON_MULTI_PRODUCER */
 	uint32_t reserved;	    /**< must be zero */
 	baton_wait_t producer_wait; /**< how producers wait for room; zero = phased */
+	/** NULL: the graph lives on this process's heap. A name: the graph
+	 * lives in a shared segment of that name ("/x": a POSIX shared-memory
+	 * object; any other name: a file path, which persists), created
+	 * exclusively, so that other processes attach to it with
+	 * baton_graph_attach(), publish, and run its stages
+	 * (baton_graph_bind()). See "Graphs across processes" below. */
+	const char *shm_name;
+	baton_shm_opts_t shm;	 /**< with shm_name: the segment's permissions */
+	baton_death_fn on_death; /**< shared graphs: told when a process of the
+				      graph died and what was done (optional) */
+	void *death_ctx;	 /**< its ctx */
 } baton_graph_opts_t;
 
 /** @name Flags of baton_stage_opts_t
@@ -75,6 +117,8 @@ typedef struct baton_stage_opts {
 	uint32_t cpu;		  /**< with BATON_STAGE_PIN: the CPU of the thread */
 	uint32_t on_error;	  /**< BATON_ON_ERROR_*; 0 = halt */
 	baton_error_fn error_cb;  /**< for BATON_ON_ERROR_CALL */
+	uint32_t on_death;	  /**< shared graphs: BATON_ON_DEATH_*; 0 = wait */
+	uint32_t reserved;	  /**< must be zero */
 } baton_stage_opts_t;
 
 /** Longest stage name, in bytes. */
@@ -96,6 +140,7 @@ typedef struct baton_stage_counters {
 	uint64_t timeouts; /**< waits that timed out */
 	uint64_t errors;   /**< handler errors */
 	int64_t sequence;  /**< the stage's position (lowest of a pool's workers) */
+	uint64_t deaths;   /**< shared graphs: deaths of the process running it */
 } baton_stage_counters_t;
 
 /**
@@ -262,6 +307,103 @@ BATON_API int baton_graph_stage_counters(const baton_graph_t *graph, const char 
  * @return 0; -EINVAL for NULL; -EIO when writing fails.
  */
 BATON_API int baton_graph_write_dot(const baton_graph_t *graph, FILE *out);
+
+/** @name Graphs across processes
+ *
+ * A graph created with baton_graph_opts_t.shm_name lives in one shared
+ * segment: topology, every sequence, the run state and the slots. The
+ * creating process adds stages as usual; a stage added with NULL handlers
+ * is run by another process, which attaches to the segment and binds its
+ * handlers to the stage by name. Producers in any attached process publish
+ * with the graph calls (baton_graph_claim() ...). Drain and halt work from
+ * any process with write access, and stop every process's stages.
+ *
+ * Within a shared graph: stages cannot be added or removed once started;
+ * BATON_ON_ERROR_CALL needs the stage to run in the creating process; wake
+ * ups of blocking waits cost a writer a read-modify-write while any stage
+ * of the graph (or the producers) may block.
+ *
+ * Liveness: each stage records the process that runs it (pid and start
+ * time, so a reused pid is not mistaken for it). A producer waiting for
+ * room, drain, and baton_graph_check() notice a dead one and apply its
+ * on_death policy, and report it (baton_graph_opts_t.on_death,
+ * baton_attach_opts_t.on_death, and the stage's `deaths` counter). A
+ * process that binds the stage again resumes after its last committed
+ * sequence: a stage commits once per batch, so the events of the batch in
+ * hand when it died are delivered again, announced by its handler's
+ * on_redeliver (a stage with max_batch 1 handles every event exactly once).
+ * @{ */
+
+/** Attach read-only: inspection (counters, DOT); no claims, no bind. */
+#define BATON_ATTACH_RDONLY 0x1u
+
+/** Options of baton_graph_attach(). Zero-initialisable. */
+typedef struct baton_attach_opts {
+	uint32_t flags;		   /**< BATON_ATTACH_* */
+	uint32_t reserved;	   /**< must be zero */
+	uint64_t ready_timeout_ns; /**< wait this long for a segment that does not
+					exist yet or is still being created (0 = do
+					not wait: -ENOENT / -EAGAIN) */
+	baton_death_fn on_death;   /**< told about deaths this process finds */
+	void *death_ctx;
+} baton_attach_opts_t;
+
+/**
+ * Attach to a shared graph by name. Everything is validated first (see
+ * doc/shm-layout.md); the graph is then running (or stopped) as its
+ * creator left it.
+ * @return 0; -EINVAL for NULL or bad options, or a segment that is
+ *         truncated, of the wrong size or inconsistent (the message says
+ *         which field); -ENOENT no such segment; -EACCES no permission;
+ *         -EPROTO not a baton segment; -EPROTONOSUPPORT another layout
+ *         version; -EAGAIN still being created (after ready_timeout_ns);
+ *         -EOWNERDEAD its creator died while creating it; -ENOMEM.
+ * Thread safety: any thread.
+ */
+BATON_API int baton_graph_attach(baton_graph_t **out, const char *name,
+				 const baton_attach_opts_t *opts);
+
+/**
+ * Run a stage of a shared graph in this process: its threads start here
+ * (its workers' handlers are @p handlers, `workers` of them), after the
+ * stage's last committed sequence. Events of an earlier process's batch in
+ * hand are announced by on_redeliver first. The graph must be started.
+ * @return 0; -EINVAL for NULL, a heap graph, a graph not running, handlers
+ *         refused as in baton_graph_add_stage(); -ENOENT no such stage;
+ *         -EBUSY a live process runs it (the message names its pid), or it
+ *         runs in this process already; -EACCES a read-only attach;
+ *         -ECANCELED its on_start failed; -EAGAIN no thread.
+ * Thread safety: as baton_graph_add_stage().
+ */
+BATON_API int baton_graph_bind(baton_graph_t *graph, const char *stage,
+			       const baton_handler_t *handlers);
+
+/**
+ * Wait until the graph stops (drained or halted, by any process), then stop
+ * the stages this process runs (their on_shutdown runs). A handler process's
+ * main loop. @return 0; -EINVAL for NULL or a heap graph not started;
+ * -ECANCELED when a handler error halted the graph (the message says where).
+ */
+BATON_API int baton_graph_join(baton_graph_t *graph);
+
+/**
+ * Look for dead processes of a shared graph now and apply the policies
+ * (producers waiting for room and drain also do). @return the number of
+ * deaths handled; -EINVAL for NULL; -EACCES for a read-only attach.
+ * Heap graphs: 0.
+ */
+BATON_API int baton_graph_check(baton_graph_t *graph);
+
+/**
+ * Write a shared graph backed by a file to the file (msync). POSIX shared
+ * memory and heap graphs: 0. @return 0; -EINVAL for NULL; -EIO.
+ */
+BATON_API int baton_graph_sync(baton_graph_t *graph);
+
+/** Events published with zeroed contents because a producer died between
+ * claim and publish (multi-producer shared graphs); 0 otherwise. */
+BATON_API uint64_t baton_graph_abandoned(const baton_graph_t *graph);
+/** @} */
 
 #ifdef __cplusplus
 }

@@ -63,6 +63,10 @@ typedef struct baton_handler {
 	/** The stage's wait strategy has a timeout and it passed with no event;
 	 * @p next_sequence is the event it waits for. */
 	void (*on_timeout)(void *ctx, int64_t next_sequence);
+	/** Shared graphs: the stage resumes after a process that ran it died;
+	 * events @p first .. @p last, which come next, may have been handled
+	 * by it already (deduplicate by sequence). Before the first event. */
+	void (*on_redeliver)(void *ctx, int64_t first, int64_t last);
 } baton_handler_t;
 
 /** @name Error policies of a stage (baton_stage_opts_t.on_error)

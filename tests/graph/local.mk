@@ -11,3 +11,15 @@ tests_graph_test_graph_LDADD = $(TEST_LIBS)
 tests_graph_test_graph_topologies_SOURCES = tests/graph/test_graph_topologies.c
 tests_graph_test_graph_topologies_CFLAGS = $(TEST_CFLAGS)
 tests_graph_test_graph_topologies_LDADD = $(TEST_LIBS)
+
+# Graphs across processes: the suite starts shm_peer (fork and exec) to run
+# stages and publish from separate programs.
+check_PROGRAMS += tests/graph/test_shm_graph tests/graph/shm_peer
+TESTS += tests/graph/test_shm_graph
+tests_graph_test_shm_graph_SOURCES = tests/graph/test_shm_graph.c
+tests_graph_test_shm_graph_CFLAGS = $(TEST_CFLAGS)
+tests_graph_test_shm_graph_LDADD = $(TEST_LIBS)
+tests_graph_shm_peer_SOURCES = tests/graph/shm_peer.c
+tests_graph_shm_peer_LDADD = lib/libbaton.la
+# A real program, not a libtool wrapper: the suite executes it directly.
+tests_graph_shm_peer_LDFLAGS = -no-install

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Graphs across processes: real separate programs (tests/graph/shm_peer,
+ * started with fork and exec) run stages and publish over a named segment.
+ * Every test checks each event was handled once, in order (per producer),
+ * and the kill tests that a restarted stage loses nothing and repeats only
+ * what it announced as redelivered.
+ */
+#include <check.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <baton/baton.h>
+
+#include "../common/test_common.h"
+
+#define PEER "tests/graph/shm_peer"
+
+static char name[64], log_a[64], log_b[64];
+
+static void setup(void)
+{
+	snprintf(name, sizeof(name), "/baton-test-shm-graph-%d", (int)getpid());
+	snprintf(log_a, sizeof(log_a), "shm-graph-%d-1.log", (int)getpid());
+	snprintf(log_b, sizeof(log_b), "shm-graph-%d-2.log", (int)getpid());
+	baton_shm_unlink(name);
+	unlink(log_a);
+	unlink(log_b);
+}
+
+static void teardown(void)
+{
+	baton_shm_unlink(name);
+	unlink(log_a);
+	unlink(log_b);
+}
+
+static pid_t spawn(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl(PEER, PEER, a1, a2, a3, a4, a5, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_gt(pid, 0);
+	return pid;
+}
+
+static void reap_ok(pid_t pid)
+{
+	int st;
+
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "peer %d ended with status 0x%x",
+		      (int)pid, st);
+}
+
+static baton_graph_t *create(uint32_t mode, uint64_t capacity, const baton_stage_opts_t *so)
+{
+	baton_graph_opts_t go = { .capacity = capacity, .event_size = 8 };
+	baton_graph_t *g;
+
+	go.shm_name = name;
+	go.producer_mode = mode;
+	ck_assert_msg(baton_graph_create(&g, &go) == 0, "%s", baton_errmsg());
+	ck_assert_msg(baton_graph_add_stage(g, so, NULL) == 0, "%s", baton_errmsg());
+	ck_assert_msg(baton_graph_start(g) == 0, "%s", baton_errmsg());
+	return g;
+}
+
+static void publish(baton_graph_t *g, int64_t from, int64_t to)
+{
+	int64_t i;
+
+	for (i = from; i < to; i++) {
+		int64_t s = baton_graph_claim(g);
+		ck_assert_msg(!BATON_IS_ERROR(s), "claim: %s", baton_strerror((int)s));
+		*(int64_t *)baton_graph_event(g, s) = s;
+		baton_graph_publish(g, s);
+	}
+}
+
+/* A stage's log: events in order, and the redelivery it announced. */
+struct log {
+	int64_t *seq, *val, n;
+	int64_t redo_first, redo_last; /* -1: none */
+};
+
+static void read_log(const char *path, struct log *l, int64_t max)
+{
+	FILE *f = fopen(path, "r");
+	char line[128];
+
+	l->seq = calloc((size_t)max, sizeof(int64_t));
+	l->val = calloc((size_t)max, sizeof(int64_t));
+	l->n = 0;
+	l->redo_first = l->redo_last = -1;
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		int64_t a, b;
+		if (sscanf(line, "e %" SCNd64 " %" SCNd64, &a, &b) == 2) {
+			ck_assert_int_lt(l->n, max);
+			l->seq[l->n] = a;
+			l->val[l->n++] = b;
+		} else if (sscanf(line, "r %" SCNd64 " %" SCNd64, &a, &b) == 2) {
+			ck_assert_msg(l->n == 0, "redelivery announced after events");
+			l->redo_first = a;
+			l->redo_last = b;
+		}
+	}
+	fclose(f);
+}
+
+static void free_log(struct log *l)
+{
+	free(l->seq);
+	free(l->val);
+}
+
+/* One process handled 0 .. n - 1 exactly once, in order. */
+static void check_all_once(const char *path, int64_t n)
+{
+	struct log l;
+	int64_t i;
+
+	read_log(path, &l, n + 1);
+	ck_assert_int_eq(l.n, n);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(l.seq[i], i);
+		ck_assert_int_eq(l.val[i], i);
+	}
+	free_log(&l);
+}
+
+static const char *const kinds[] = { "phased", "busy-spin", "yield", "sleep", "block" };
+
+/* A single producer here, the stage in another program, every wait kind. */
+START_TEST(single_producer_every_wait)
+{
+	baton_stage_opts_t so = { .name = "s" };
+	baton_graph_t *g;
+	pid_t pid;
+	const int64_t n = 20000;
+
+	so.wait.kind = (uint32_t)_i;
+	g = create(BATON_SINGLE_PRODUCER, 64, &so);
+	pid = spawn("stage", name, "s", log_a, NULL);
+	publish(g, 0, n);
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s (%s)", baton_errmsg(), kinds[_i]);
+	reap_ok(pid);
+	baton_graph_destroy(g);
+	check_all_once(log_a, n);
+}
+END_TEST
+
+/* Two producer programs and a stage program: each producer's events in its
+ * order, none lost. */
+START_TEST(multi_producer_processes)
+{
+	baton_stage_opts_t so = { .name = "s" };
+	const int64_t n = 10000;
+	int64_t next[2] = { 0, 0 }, i;
+	baton_graph_t *g;
+	pid_t st, p1, p2;
+	struct log l;
+
+	so.wait.kind = (uint32_t)_i;
+	g = create(BATON_MULTI_PRODUCER, 128, &so);
+	st = spawn("stage", name, "s", log_a, NULL);
+	p1 = spawn("produce", name, "0", "10000", NULL);
+	p2 = spawn("produce", name, "1", "10000", NULL);
+	reap_ok(p1);
+	reap_ok(p2);
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+	reap_ok(st);
+	baton_graph_destroy(g);
+	read_log(log_a, &l, 2 * n + 1);
+	ck_assert_int_eq(l.n, 2 * n);
+	for (i = 0; i < l.n; i++) {
+		int64_t id = l.val[i] >> 32, k = l.val[i] & 0xffffffff;
+		ck_assert_int_eq(l.seq[i], i);
+		ck_assert(id == 0 || id == 1);
+		ck_assert_int_eq(k, next[id]++);
+	}
+	free_log(&l);
+}
+END_TEST
+
+/* SIGKILL the stage's program mid-stream, start it again: every event is
+ * handled, each process in order, and repeats only in the announced range. */
+START_TEST(kill_and_restart)
+{
+	baton_stage_opts_t so = { .name = "s", .max_batch = 8 };
+	const int64_t n = 3000;
+	baton_stage_counters_t c;
+	int64_t rounds = test_scale() > 1 ? test_scale() : 3, r, i, j;
+
+	for (r = 0; r < rounds; r++) {
+		baton_graph_t *g;
+		struct log a, b;
+		pid_t pid;
+		int st;
+
+		setup();
+		g = create(BATON_SINGLE_PRODUCER, 64, &so);
+		pid = spawn("stage", name, "s", log_a, "7");
+		publish(g, 0, n / 3 + (int64_t)(test_now_ns() % 500));
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		pid = spawn("stage", name, "s", log_b, "7");
+		publish(g, 0, n - (n / 3 + 0)); /* the rest, roughly: counted below */
+		ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+		reap_ok(pid);
+		ck_assert_int_eq(baton_graph_stage_counters(g, "s", &c), 0);
+		ck_assert_uint_eq(c.deaths, 1);
+		i = baton_sequencer_cursor(baton_graph_sequencer(g)) + 1; /* events published */
+		baton_graph_destroy(g);
+
+		read_log(log_a, &a, i + 1);
+		read_log(log_b, &b, i + 1);
+		ck_assert_int_eq(a.redo_first, -1);
+		for (j = 0; j < a.n; j++)
+			ck_assert_int_eq(a.seq[j], j);
+		for (j = 1; j < b.n; j++)
+			ck_assert_int_eq(b.seq[j], b.seq[j - 1] + 1);
+		ck_assert_int_gt(b.n, 0);
+		ck_assert_int_eq(b.seq[b.n - 1], i - 1);
+		/* Nothing lost: the restart begins at or before the first
+		 * event the killed process did not log. */
+		ck_assert_int_le(b.seq[0], a.n);
+		/* Repeats only inside the announced redelivery range. */
+		for (j = b.seq[0]; j < a.n; j++) {
+			ck_assert_msg(b.redo_first >= 0, "event %" PRId64 " repeated unannounced",
+				      j);
+			ck_assert_int_ge(j, b.redo_first);
+			ck_assert_int_le(j, b.redo_last);
+		}
+		if (b.redo_first >= 0)
+			ck_assert_int_eq(b.seq[0], b.redo_first);
+		free_log(&a);
+		free_log(&b);
+		teardown();
+	}
+}
+END_TEST
+
+/* on_death detach: a dead stage stops holding the producers back. */
+START_TEST(dead_stage_detached)
+{
+	baton_stage_opts_t so = { .name = "s", .on_death = BATON_ON_DEATH_DETACH };
+	baton_stage_counters_t c;
+	baton_graph_t *g;
+	pid_t pid;
+	int st;
+
+	g = create(BATON_SINGLE_PRODUCER, 64, &so);
+	pid = spawn("stage", name, "s", log_a, NULL);
+	publish(g, 0, 100);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	/* Far more than the ring holds, with nobody consuming. */
+	publish(g, 0, 1000);
+	ck_assert_int_eq(baton_graph_stage_counters(g, "s", &c), 0);
+	ck_assert_uint_eq(c.deaths, 1);
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+	baton_graph_destroy(g);
+}
+END_TEST
+
+/* A producer program that dies between claim and publish: after a while
+ * the hole is filled with a zeroed event and the consumer goes on. */
+START_TEST(dead_producer_hole)
+{
+	baton_stage_opts_t so = { .name = "s" };
+	baton_graph_t *g;
+	pid_t pid;
+	int st, found = 0;
+	uint64_t t0;
+	struct log l;
+	int64_t i;
+
+	g = create(BATON_MULTI_PRODUCER, 64, &so);
+	pid = spawn("stage", name, "s", log_a, NULL);
+	publish(g, 0, 10);
+	pid_t ab = spawn("abandon", name, NULL, NULL, NULL);
+	ck_assert_int_eq(waitpid(ab, &st, 0), ab);
+	ck_assert(WIFSIGNALED(st));
+	publish(g, 0, 10);
+	t0 = test_now_ns();
+	while (baton_graph_abandoned(g) == 0 && test_now_ns() - t0 < 5000000000ull) {
+		baton_graph_check(g);
+		usleep(10000);
+	}
+	ck_assert_uint_eq(baton_graph_abandoned(g), 1);
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+	reap_ok(pid);
+	baton_graph_destroy(g);
+	read_log(log_a, &l, 100);
+	ck_assert_int_eq(l.n, 21);
+	for (i = 0; i < l.n; i++) {
+		ck_assert_int_eq(l.seq[i], i);
+		if (i == 10) /* the abandoned one, zeroed */
+			found = l.val[i] == 0;
+	}
+	ck_assert(found);
+	free_log(&l);
+}
+END_TEST
+
+static int noop(void *ctx, void *ev, int64_t seq, int end)
+{
+	(void)ctx, (void)ev, (void)seq, (void)end;
+	return 0;
+}
+
+/* What a shared graph refuses, with a message. */
+START_TEST(refusals)
+{
+	baton_stage_opts_t so = { .name = "s" }, more = { .name = "t" };
+	const baton_attach_opts_t ro = { .flags = BATON_ATTACH_RDONLY };
+	baton_handler_t h = { .on_event = noop };
+	baton_graph_opts_t go = { .capacity = 64, .event_size = 8 };
+	baton_stage_counters_t c;
+	baton_graph_t *g, *a;
+
+	go.shm_name = name;
+	ck_assert_int_eq(baton_graph_create(&g, &go), 0);
+	/* Before start: attach says it is being created. */
+	ck_assert_int_eq(baton_graph_attach(&a, name, NULL), -EAGAIN);
+	ck_assert_int_eq(baton_graph_create(&a, &go), -EEXIST);
+	so.on_error = BATON_ON_ERROR_CALL;
+	ck_assert_int_eq(baton_graph_add_stage(g, &so, NULL), -ENOTSUP);
+	so.on_error = 0;
+	ck_assert_int_eq(baton_graph_add_stage(g, &so, NULL), 0);
+	ck_assert_int_eq(baton_graph_start(g), 0);
+	ck_assert_int_eq(baton_graph_add_stage(g, &more, NULL), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(baton_errmsg(), "fixed"));
+	ck_assert_int_eq(baton_graph_remove_stage(g, "s"), -ENOTSUP);
+
+	ck_assert_msg(baton_graph_attach(&a, name, &ro) == 0, "%s", baton_errmsg());
+	ck_assert_int_eq(baton_graph_claim(a), BATON_ECLOSED);
+	ck_assert_int_eq(baton_graph_bind(a, "s", &h), -EACCES);
+	ck_assert_int_eq(baton_graph_stage_counters(a, "s", &c), 0);
+	ck_assert_int_eq(baton_graph_check(a), -EACCES);
+	baton_graph_destroy(a);
+	ck_assert_int_eq(baton_graph_attach(&a, name, NULL), 0);
+	ck_assert_int_eq(baton_graph_bind(a, "nope", &h), -ENOENT);
+	baton_graph_destroy(a);
+	ck_assert_int_eq(baton_graph_halt(g), 0);
+	baton_graph_destroy(g);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("shm_graph");
+	TCase *tc = tcase_create("processes");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, test_timeout(60));
+	tcase_add_loop_test(tc, single_producer_every_wait, 0, 5);
+	tcase_add_loop_test(tc, multi_producer_processes, 0, 5);
+	tcase_add_test(tc, dead_stage_detached);
+	tcase_add_test(tc, dead_producer_hole);
+	tcase_add_test(tc, refusals);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("kill");
+	tcase_set_timeout(tc, test_timeout(600));
+	tcase_add_test(tc, kill_and_restart);
+	suite_add_tcase(s, tc);
+	return test_run_suite(s);
+}
