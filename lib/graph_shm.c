@@ -93,6 +93,16 @@ _Static_assert(offsetof(struct stage_rec, owner) == 216, "stage record layout");
 _Static_assert(sizeof(struct wrec) == 256, "worker record layout");
 _Static_assert(sizeof(struct prod_rec) == 64, "producer record layout");
 _Static_assert(sizeof(baton_wait_t) == 48, "wait strategy layout");
+_Static_assert(offsetof(struct gseg, producer_wait) == 40, "gseg layout");
+_Static_assert(offsetof(struct gshared, inflight) == 64, "run state layout");
+_Static_assert(offsetof(struct gshared, fail_msg) == 128, "run state layout");
+_Static_assert(sizeof(struct gshared) == 384, "run state layout");
+_Static_assert(offsetof(struct stage_rec, after) == 64, "stage record layout");
+_Static_assert(offsetof(struct stage_rec, wait) == 144, "stage record layout");
+_Static_assert(offsetof(struct stage_rec, deaths) == 232, "stage record layout");
+_Static_assert(offsetof(struct wrec, c) == 128, "worker record layout");
+_Static_assert(offsetof(struct wrec, handed) == 192, "worker record layout");
+_Static_assert(offsetof(struct prod_rec, inflight) == 16, "producer record layout");
 
 struct shm_view {
 	struct baton__seg seg;
