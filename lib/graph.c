@@ -50,6 +50,7 @@ int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts)
 	ro.event_align = opts->event_align;
 	ro.init = opts->init;
 	ro.init_ctx = opts->init_ctx;
+	ro.mem = opts->mem;
 	memset(&so, 0, sizeof(so));
 	so.mode = opts->producer_mode;
 	so.wait = opts->producer_wait;

@@ -24,6 +24,7 @@
 
 #include <baton/common.h>
 #include <baton/handler.h>
+#include <baton/memory.h>
 #include <baton/ring.h>
 #include <baton/sequencer.h>
 #include <baton/wait.h>
@@ -47,6 +48,8 @@ typedef struct baton_graph_opts {
 	uint32_t producer_mode;	    /**< BATON_SINGLE_PRODUCER (0) or BATON_MULTI_PRODUCER */
 	uint32_t reserved;	    /**< must be zero */
 	baton_wait_t producer_wait; /**< how producers wait for room; zero = phased */
+	baton_mem_opts_t mem;	    /**< placement of the ring (<baton/memory.h>); zero = first
+					 touch: the node of the thread that creates the graph */
 } baton_graph_opts_t;
 
 /** @name Flags of baton_stage_opts_t
@@ -100,7 +103,8 @@ typedef struct baton_stage_counters {
 
 /**
  * Create a graph and its ring. @return 0; -EINVAL for NULL arguments or
- * options the ring or sequencer refuse (the message says which); -ENOMEM.
+ * options the ring or sequencer refuse (the message says which); -ENOTSUP,
+ * -EPERM, -ENOMEM as baton_ring_create() for the memory placement; -ENOMEM.
  * Thread safety: any thread.
  */
 BATON_API int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts);
