@@ -234,6 +234,17 @@ int baton__cpus_of_node(int node, cpu_set_t *set)
 	return read_list_file(path, set);
 }
 
+int baton__cpus_of_node_allowed(int node, cpu_set_t *set)
+{
+	cpu_set_t allowed;
+
+	if (baton__cpus_of_node(node, set) != 0)
+		return -1;
+	baton__cpus_allowed(&allowed);
+	CPU_AND(set, set, &allowed);
+	return 0;
+}
+
 int baton__cpus_check(const cpu_set_t *set, char *why, size_t whylen)
 {
 	cpu_set_t present, allowed;

@@ -49,6 +49,11 @@ void baton__cpus_allowed(cpu_set_t *set);
  * node's list cannot be read. */
 int baton__cpus_of_node(int node, cpu_set_t *set);
 
+/* The CPUs of NUMA node @p node (as baton__cpus_of_node) that this process
+ * may run on: 0, or -1 when the node's list cannot be read. The set may be
+ * empty. */
+int baton__cpus_of_node_allowed(int node, cpu_set_t *set);
+
 /* Check that every CPU of @p set exists and that this process may run on
  * it: 0, or -EINVAL with the reason naming the first CPU that fails in @p why
  * (e.g. `CPU 7 does not exist (this machine has CPUs 0-1)`). */

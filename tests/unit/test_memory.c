@@ -104,7 +104,126 @@ static int page_node(const void *p)
 	return node;
 }
 
+/* ------------------------------------------------------------------ */
+/* Pinned stages: what the stage's thread sees                        */
+
+/* A handler's context: the CPUs its thread must be confined to. Handlers
+ * run on the stages' threads and never assert: they count what went wrong
+ * and the test thread asserts once the graph has stopped. */
+struct pin {
+	cpu_set_t want; /* the thread's affinity must be exactly this */
+	uint32_t events, bad_affinity, bad_cpu;
+	uint32_t started;
+};
+
+static int pin_check(void *ctx)
+{
+	struct pin *p = ctx;
+	cpu_set_t have;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&have);
+	if (pthread_getaffinity_np(pthread_self(), sizeof(have), &have) != 0 ||
+	    !CPU_EQUAL(&have, &p->want))
+		__atomic_fetch_add(&p->bad_affinity, 1, __ATOMIC_RELAXED);
+	if (cpu < 0 || !CPU_ISSET(cpu, &p->want))
+		__atomic_fetch_add(&p->bad_cpu, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int pin_start(void *ctx)
+{
+	struct pin *p = ctx;
+
+	__atomic_fetch_add(&p->started, 1, __ATOMIC_RELAXED);
+	return pin_check(ctx);
+}
+
+static int pin_event(void *ctx, void *event, int64_t seq, int end_of_batch)
+{
+	struct pin *p = ctx;
+
+	(void)event;
+	(void)seq;
+	(void)end_of_batch;
+	__atomic_fetch_add(&p->events, 1, __ATOMIC_RELAXED);
+	return pin_check(ctx);
+}
+
+static void pin_init(struct pin *p, baton_handler_t *h)
+{
+	memset(p, 0, sizeof(*p));
+	CPU_ZERO(&p->want);
+	memset(h, 0, sizeof(*h));
+	h->ctx = p;
+	h->on_start = pin_start;
+	h->on_event = pin_event;
+}
+
+/* Every pinned thread started, handled its share, and always ran where it
+ * was pinned. */
+static void pin_assert(const struct pin *p, uint32_t min_events)
+{
+	char want[64];
+
+	baton__cpus_format(want, sizeof(want), &p->want);
+	ck_assert_uint_eq(p->started, 1);
+	ck_assert_uint_ge(p->events, min_events);
+	ck_assert_msg(p->bad_affinity == 0, "%u calls with an affinity other than %s",
+		      p->bad_affinity, want);
+	ck_assert_msg(p->bad_cpu == 0, "%u calls on a CPU outside %s", p->bad_cpu, want);
+}
+
+static void fill(void *ctx, void *event, int64_t seq)
+{
+	(void)ctx;
+	*(int64_t *)event = seq;
+}
+
+static void publish_drain(baton_graph_t *g, int64_t n)
+{
+	int64_t i;
+
+	for (i = 0; i < n; i++)
+		ck_assert_int_ge(baton_graph_publish_event(g, fill, NULL), 0);
+	ck_assert_msg(baton_graph_drain(g) == 0, "drain: %s", baton_errmsg());
+}
+
+static baton_graph_t *graph_placed(uint32_t flags, uint32_t node)
+{
+	baton_graph_opts_t go = { .capacity = 64,
+				  .event_size = 8,
+				  .mem = { .flags = flags, .node = node } };
+	baton_graph_t *g = NULL;
+
+	ck_assert_msg(baton_graph_create(&g, &go) == 0, "graph create: %s", baton_errmsg());
+	return g;
+}
+
+/* A stage pinned to its ring's node runs on that node's CPUs (those this
+ * process may use), whichever way the node was chosen. */
+static void pin_node_stage(baton_graph_t *g, int node)
+{
+	baton_stage_opts_t so = { .name = "near", .flags = BATON_STAGE_PIN_NODE };
+	baton_handler_t h;
+	struct pin p;
+
+	pin_init(&p, &h);
+	ck_assert_int_eq(baton__cpus_of_node_allowed(node, &p.want), 0);
+	ck_assert_int_gt(CPU_COUNT(&p.want), 0);
+	ck_assert_msg(baton_graph_add_stage(g, &so, &h) == 0, "%s", baton_errmsg());
+	ck_assert_int_eq(baton_graph_start(g), 0);
+	publish_drain(g, 100);
+	pin_assert(&p, 100);
+}
+
 #ifndef BATON_TEST_TWO_NODES
+
+static void pin_want_cpu(struct pin *p, int cpu)
+{
+	CPU_ZERO(&p->want);
+	CPU_SET(cpu, &p->want);
+}
 
 static size_t page(void)
 {
@@ -758,6 +877,246 @@ START_TEST(test_cpus_check)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* Pinned stages                                                       */
+
+/* The CPUs this process may use, lowest first, at most @p max. */
+static int allowed_cpus(int *cpus, int max)
+{
+	cpu_set_t set;
+	int i, n = 0;
+
+	baton__cpus_allowed(&set);
+	for (i = 0; i < CPU_SETSIZE && n < max; i++)
+		if (CPU_ISSET(i, &set))
+			cpus[n++] = i;
+	ck_assert_int_gt(n, 0);
+	return n;
+}
+
+START_TEST(test_pin_cpu_list)
+{
+	baton_graph_t *g = graph_placed(0, 0);
+	int cpus[2], n = allowed_cpus(cpus, 2);
+	int a = cpus[n - 1], b = cpus[0];
+	baton_handler_t h1, pool[3];
+	struct pin p1, w[3];
+	char one[16], two[32];
+	int i;
+
+	/* One thread on the last allowed CPU. The list is copied: the
+	 * caller's buffer changes before start. */
+	snprintf(one, sizeof(one), "%d", a);
+	pin_init(&p1, &h1);
+	pin_want_cpu(&p1, a);
+	ck_assert_int_eq(
+	    baton_graph_add_stage(g, &(baton_stage_opts_t){ .name = "one", .cpus = one }, &h1), 0);
+	snprintf(one, sizeof(one), "garbage");
+	/* A pool of three over the list "a,b": worker i on the i-th CPU of
+	 * the list, in the list's order, wrapping around. */
+	snprintf(two, sizeof(two), "%d,%d", a, b);
+	for (i = 0; i < 3; i++) {
+		pin_init(&w[i], &pool[i]);
+		pin_want_cpu(&w[i], i % 2 == 0 ? a : b);
+	}
+	ck_assert_int_eq(
+	    baton_graph_add_stage(
+		g, &(baton_stage_opts_t){ .name = "pool", .workers = 3, .cpus = two }, pool),
+	    0);
+	ck_assert_int_eq(baton_graph_start(g), 0);
+	publish_drain(g, 300);
+	pin_assert(&p1, 300);
+	for (i = 0; i < 3; i++)
+		pin_assert(&w[i], 0);
+	ck_assert_uint_eq(w[0].events + w[1].events + w[2].events, 300);
+	baton_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(test_pin_cpu_list_running)
+{
+	baton_graph_t *g = graph_placed(0, 0);
+	int cpus[1];
+	baton_handler_t h0, h1;
+	struct pin p0, p1;
+	char list[16];
+
+	allowed_cpus(cpus, 1);
+	pin_init(&p0, &h0);
+	CPU_ZERO(&p0.want);
+	ck_assert_int_eq(sched_getaffinity(0, sizeof(p0.want), &p0.want), 0);
+	ck_assert_int_eq(baton_graph_add_stage(g, &(baton_stage_opts_t){ .name = "free" }, &h0), 0);
+	ck_assert_int_eq(baton_graph_start(g), 0);
+	/* Added while running: its thread starts pinned at once. */
+	snprintf(list, sizeof(list), "%d", cpus[0]);
+	pin_init(&p1, &h1);
+	pin_want_cpu(&p1, cpus[0]);
+	ck_assert_int_eq(
+	    baton_graph_add_stage(g, &(baton_stage_opts_t){ .name = "late", .cpus = list }, &h1),
+	    0);
+	publish_drain(g, 50);
+	pin_assert(&p1, 50);
+	baton_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(test_pin_node)
+{
+	baton_graph_t *g;
+	int node;
+
+	/* The node where first touch put the ring. */
+	g = graph_placed(0, 0);
+	node = numa_available() >= 0 ? page_node(baton_graph_ring(g)->slots) : -1;
+	pin_node_stage(g, node);
+	baton_graph_destroy(g);
+	if (numa_available() < 0)
+		return;
+	/* The node the ring is bound to. */
+	g = graph_placed(BATON_MEM_NODE, 0);
+	pin_node_stage(g, 0);
+	baton_graph_destroy(g);
+}
+END_TEST
+
+/* Expect add_stage to refuse @p so with -EINVAL and the message @p want
+ * (exactly, or as a prefix when @p prefix). */
+static void expect_refused(baton_graph_t *g, const baton_stage_opts_t *so, const char *want,
+			   int prefix)
+{
+	baton_handler_t h;
+	struct pin p;
+
+	pin_init(&p, &h);
+	ck_assert_int_eq(baton_graph_add_stage(g, so, &h), -EINVAL);
+	if (prefix)
+		ck_assert_msg(strncmp(baton_errmsg(), want, strlen(want)) == 0,
+			      "\"%s\" does not start with \"%s\"", baton_errmsg(), want);
+	else
+		ck_assert_str_eq(baton_errmsg(), want);
+}
+
+START_TEST(test_pin_errors)
+{
+	baton_graph_t *g = graph_placed(0, 0);
+	cpu_set_t present;
+	char list[32], want[128];
+	int last;
+
+	expect_refused(g, &(baton_stage_opts_t){ .name = "x", .cpus = "0-" },
+		       "add stage \"x\": bad CPU list \"0-\": range \"0-\" has no end", 0);
+	expect_refused(g, &(baton_stage_opts_t){ .name = "x", .cpus = "" },
+		       "add stage \"x\": bad CPU list \"\": the list is empty", 0);
+	expect_refused(g, &(baton_stage_opts_t){ .name = "x", .cpus = "2-1" },
+		       "add stage \"x\": bad CPU list \"2-1\": range \"2-1\" runs backwards", 0);
+	expect_refused(g, &(baton_stage_opts_t){ .name = "x", .cpus = "0;1" },
+		       "add stage \"x\": bad CPU list \"0;1\": unexpected ';' in \"0;1\"", 0);
+	expect_refused(g, &(baton_stage_opts_t){ .name = "x", .cpus = "5000" },
+		       "add stage \"x\": bad CPU list \"5000\": 5000 is too large (at most 1023)",
+		       0);
+	/* A CPU that does not exist, named, with the machine's. */
+	baton__cpus_present(&present);
+	for (last = CPU_SETSIZE - 1; !CPU_ISSET(last, &present); last--)
+		;
+	if (last + 1 < CPU_SETSIZE) {
+		snprintf(list, sizeof(list), "0,%d", last + 1);
+		snprintf(want, sizeof(want),
+			 "add stage \"x\": CPU list \"%s\": CPU %d does not exist (this machine "
+			 "has CPUs ",
+			 list, last + 1);
+		expect_refused(g, &(baton_stage_opts_t){ .name = "x", .cpus = list }, want, 1);
+	}
+	/* One way of pinning at a time; pollers have no thread. */
+	expect_refused(g,
+		       &(baton_stage_opts_t){ .name = "x", .cpus = "0", .flags = BATON_STAGE_PIN },
+		       "add stage \"x\": pin with one of", 1);
+	expect_refused(
+	    g, &(baton_stage_opts_t){ .name = "x", .cpus = "0", .flags = BATON_STAGE_PIN_NODE },
+	    "add stage \"x\": pin with one of", 1);
+	expect_refused(
+	    g,
+	    &(baton_stage_opts_t){ .name = "x", .flags = BATON_STAGE_PIN | BATON_STAGE_PIN_NODE },
+	    "add stage \"x\": pin with one of", 1);
+	expect_refused(
+	    g, &(baton_stage_opts_t){ .name = "x", .cpus = "0", .flags = BATON_STAGE_POLLER },
+	    "add stage \"x\": a poller stage has no thread to pin", 0);
+	expect_refused(g,
+		       &(baton_stage_opts_t){ .name = "x",
+					      .flags = BATON_STAGE_POLLER | BATON_STAGE_PIN_NODE },
+		       "add stage \"x\": a poller stage has no thread to pin", 0);
+	expect_refused(g, &(baton_stage_opts_t){ .name = "x", .flags = 0x100 },
+		       "add stage \"x\": unknown flags 0x100", 0);
+	/* Nothing was added: a good stage of the same name still can be. */
+	{
+		baton_handler_t h;
+		struct pin p;
+
+		pin_init(&p, &h);
+		ck_assert_int_eq(
+		    baton_graph_add_stage(g, &(baton_stage_opts_t){ .name = "x", .cpus = "0" }, &h),
+		    0);
+	}
+	baton_graph_destroy(g);
+}
+END_TEST
+
+/*
+ * A CPU that exists but that the process may not run on. The allowed set
+ * is the one the process started with, so the check runs in a new process
+ * started (exec) under an affinity of one CPU: main() runs it when called
+ * with RESTRICTED_ARG and exits 0 when the other CPU was refused as it
+ * should be.
+ */
+#define RESTRICTED_ARG "--restricted-cpu-check"
+
+static int restricted_check(const char *cpu)
+{
+	baton_graph_opts_t go = { .capacity = 64, .event_size = 8 };
+	baton_stage_opts_t so = { .name = "x", .cpus = cpu };
+	baton_handler_t h = { .on_event = pin_event };
+	baton_graph_t *g;
+	char want[128];
+	int rc;
+
+	if (baton_graph_create(&g, &go) != 0)
+		return 2;
+	rc = baton_graph_add_stage(g, &so, &h);
+	snprintf(want, sizeof(want),
+		 "add stage \"x\": CPU list \"%s\": CPU %s is not one this process may run on", cpu,
+		 cpu);
+	baton_graph_destroy(g);
+	if (rc != -EINVAL || strncmp(baton_errmsg(), want, strlen(want)) != 0) {
+		fprintf(stderr, "restricted: %d %s\n", rc, baton_errmsg());
+		return 1;
+	}
+	return 0;
+}
+
+START_TEST(test_pin_not_allowed)
+{
+	int cpus[2], n = allowed_cpus(cpus, 2);
+	char other[16];
+	cpu_set_t one;
+	pid_t pid;
+
+	if (n < 2) {
+		printf("test_pin_not_allowed: one CPU allowed, nothing to refuse\n");
+		return;
+	}
+	snprintf(other, sizeof(other), "%d", cpus[1]);
+	pid = fork_child();
+	if (pid == 0) {
+		CPU_ZERO(&one);
+		CPU_SET(cpus[0], &one);
+		if (sched_setaffinity(0, sizeof(one), &one) != 0)
+			_exit(3);
+		execl("/proc/self/exe", "test_memory", RESTRICTED_ARG, other, (char *)NULL);
+		_exit(4);
+	}
+	ck_assert_int_eq(child_status(pid), 0);
+}
+END_TEST
+
 static Suite *memory_suite(void)
 {
 	Suite *s = suite_create("memory");
@@ -785,12 +1144,20 @@ static Suite *memory_suite(void)
 	tcase_add_test(tc, test_list_parse_good);
 	tcase_add_test(tc, test_list_parse_bad);
 	tcase_add_test(tc, test_cpus_check);
+	tcase_add_test(tc, test_pin_cpu_list);
+	tcase_add_test(tc, test_pin_cpu_list_running);
+	tcase_add_test(tc, test_pin_node);
+	tcase_add_test(tc, test_pin_errors);
+	tcase_add_test(tc, test_pin_not_allowed);
+	tcase_set_timeout(tc, test_timeout(10));
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], RESTRICTED_ARG) == 0)
+		return restricted_check(argv[2]);
 	return test_run_suite(memory_suite());
 }
 
@@ -870,6 +1237,34 @@ START_TEST(test_first_touch_0)
 }
 END_TEST
 
+/* A stage pinned to the ring's node follows the binding, not the thread
+ * that created the graph. */
+START_TEST(test_pin_node_bound_other)
+{
+	int node = other_node();
+	baton_graph_t *g;
+
+	run_on_node(0);
+	g = graph_placed(BATON_MEM_NODE, (uint32_t)node);
+	pin_node_stage(g, node);
+	baton_graph_destroy(g);
+}
+END_TEST
+
+/* Without binding: the node first touch chose, the creating thread's. */
+START_TEST(test_pin_node_first_touch_other)
+{
+	int node = other_node();
+	baton_graph_t *g;
+
+	run_on_node(node);
+	g = graph_placed(0, 0);
+	ck_assert_int_eq(page_node(baton_graph_ring(g)->slots), node);
+	pin_node_stage(g, node);
+	baton_graph_destroy(g);
+}
+END_TEST
+
 static Suite *nodes_suite(void)
 {
 	Suite *s = suite_create("memory-nodes");
@@ -878,6 +1273,8 @@ static Suite *nodes_suite(void)
 	tcase_add_test(tc, test_bind_other_node);
 	tcase_add_test(tc, test_first_touch_other);
 	tcase_add_test(tc, test_first_touch_0);
+	tcase_add_test(tc, test_pin_node_bound_other);
+	tcase_add_test(tc, test_pin_node_first_touch_other);
 	tcase_set_timeout(tc, test_timeout(20));
 	suite_add_tcase(s, tc);
 	return s;
