@@ -18,6 +18,26 @@ int baton__error(int code, const char *fmt, ...) __attribute__((format(printf, 2
 void *baton__mem_alloc(size_t size, size_t align);
 void baton__mem_free(void *p, size_t size);
 
+/* A ring's slots, placed as @p o says (NULL or zero flags: as
+ * baton__mem_alloc). On success *out is the zeroed memory and *mapped the
+ * bytes it spans (size rounded up to pages, or to huge pages), which
+ * baton__mem_free_placed() takes back with the same flags. Returns 0, or a
+ * negative errno with a message (see BATON_MEM_* in <baton/memory.h>).
+ * Returns an int rather than the pointer because the caller needs to know
+ * why it failed (-EINVAL, -ENOTSUP, -EPERM, -ENOMEM). */
+int baton__mem_alloc_placed(void **out, size_t size, size_t align, const baton_mem_opts_t *o,
+			    size_t *mapped);
+void baton__mem_free_placed(void *p, size_t mapped, uint32_t flags);
+
+/* The NUMA node of the page at @p (faulting it in if needed); -1 without
+ * NUMA support. */
+int baton__mem_node(const void *p);
+
+/* The NUMA node of a ring's slots, recorded when it was created: its
+ * BATON_MEM_NODE, else where first touch placed them; -1 without NUMA
+ * support. */
+int baton__ring_node(const baton_ring_t *ring);
+
 /* The generic wait loop of lib/wait.c. poll() returns the current value of
  * what is awaited and, through *block_on, the sequence whose writer will
  * notify when it changes. Returns the first polled value >= target, or

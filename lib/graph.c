@@ -9,9 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpus.h"
 #include "graph_internal.h"
 
-#define KNOWN_STAGE_FLAGS (BATON_STAGE_POLLER | BATON_STAGE_PIN | BATON_STAGE_POLL_STAMPS)
+#define KNOWN_STAGE_FLAGS                                                                          \
+	(BATON_STAGE_POLLER | BATON_STAGE_PIN | BATON_STAGE_POLL_STAMPS | BATON_STAGE_PIN_NODE)
 
 static struct stage *find_stage(const baton_graph_t *g, const char *name)
 {
@@ -50,6 +52,7 @@ int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts)
 	ro.event_align = opts->event_align;
 	ro.init = opts->init;
 	ro.init_ctx = opts->init_ctx;
+	ro.mem = opts->mem;
 	memset(&so, 0, sizeof(so));
 	so.mode = opts->producer_mode;
 	so.wait = opts->producer_wait;
@@ -89,6 +92,7 @@ void baton__stage_free(struct stage *st)
 	for (i = 0; i < st->opts.n_after; i++)
 		free(st->after[i]);
 	free(st->after);
+	free((char *)st->opts.cpus);
 	free(st->deps);
 	if (st->graph->shm == NULL) {
 		if (st->workers != NULL)
@@ -152,6 +156,40 @@ static int check_stage(const baton_graph_t *g, const baton_stage_opts_t *o,
 	if ((o->flags & BATON_STAGE_PIN) && o->cpu + n > (uint32_t)CPU_SETSIZE)
 		return baton__error(-EINVAL, "add stage \"%s\": cpu %u out of range", o->name,
 				    o->cpu);
+	if (o->cpus != NULL || (o->flags & BATON_STAGE_PIN_NODE)) {
+		cpu_set_t set;
+		char why[400];
+		int node = baton__ring_node(g->ring);
+		int pins = (o->cpus != NULL) + !!(o->flags & BATON_STAGE_PIN) +
+			   !!(o->flags & BATON_STAGE_PIN_NODE);
+
+		if (pins > 1)
+			return baton__error(-EINVAL,
+					    "add stage \"%s\": pin with one of BATON_STAGE_PIN, "
+					    "BATON_STAGE_PIN_NODE and a CPU list, not several",
+					    o->name);
+		if (o->flags & BATON_STAGE_POLLER)
+			return baton__error(-EINVAL,
+					    "add stage \"%s\": a poller stage has no thread to pin",
+					    o->name);
+		CPU_ZERO(&set);
+		if (o->cpus != NULL &&
+		    baton__list_parse(o->cpus, CPU_SETSIZE, &set, NULL, why, sizeof(why)) != 0)
+			return baton__error(-EINVAL, "add stage \"%s\": bad CPU list \"%s\": %s",
+					    o->name, o->cpus, why);
+		if (o->cpus != NULL && baton__cpus_check(&set, why, sizeof(why)) != 0)
+			return baton__error(-EINVAL, "add stage \"%s\": CPU list \"%s\": %s",
+					    o->name, o->cpus, why);
+		if (o->cpus == NULL && baton__cpus_of_node_allowed(node, &set) != 0)
+			return baton__error(
+			    -EINVAL, "add stage \"%s\": cannot read the CPUs of NUMA node %d",
+			    o->name, node);
+		if (o->cpus == NULL && CPU_COUNT(&set) == 0)
+			return baton__error(-EINVAL,
+					    "add stage \"%s\": NUMA node %d of the ring has no CPU "
+					    "this process may run on",
+					    o->name, node);
+	}
 	if (o->on_error > BATON_ON_ERROR_CALL)
 		return baton__error(-EINVAL, "add stage \"%s\": unknown error policy %u", o->name,
 				    o->on_error);
@@ -195,12 +233,14 @@ int baton__stage_new(baton_graph_t *g, const baton_stage_opts_t *o, const baton_
 	st->opts = *o;
 	st->opts.name = st->name;
 	st->opts.after = NULL;
+	st->opts.cpus = o->cpus != NULL ? strdup(o->cpus) : NULL;
 	st->nworkers = n;
 	st->poller.stage = st;
 	st->after = calloc(o->n_after + 1, sizeof(*st->after));
 	st->deps = calloc(o->n_after + 1, sizeof(*st->deps));
 	st->workers = calloc(n, sizeof(*st->workers));
-	if (st->after == NULL || st->deps == NULL || st->workers == NULL)
+	if (st->after == NULL || st->deps == NULL || st->workers == NULL ||
+	    (o->cpus != NULL && st->opts.cpus == NULL))
 		goto nomem;
 	for (i = 0; i < o->n_after; i++)
 		if ((st->after[i] = strdup(o->after[i])) == NULL)
@@ -327,6 +367,8 @@ static void stage_ungate(baton_graph_t *g, struct stage *st)
 
 static int stage_threads(baton_graph_t *g, struct stage *st)
 {
+	int pinned =
+	    (st->opts.flags & (BATON_STAGE_PIN | BATON_STAGE_PIN_NODE)) || st->opts.cpus != NULL;
 	uint32_t i;
 
 	if ((st->opts.flags & BATON_STAGE_POLLER) || !st->local)
@@ -338,10 +380,15 @@ static int stage_threads(baton_graph_t *g, struct stage *st)
 		int rc;
 
 		pthread_attr_init(&attr);
-		if (st->opts.flags & BATON_STAGE_PIN) {
+		if (pinned) {
 			cpu_set_t set;
 			CPU_ZERO(&set);
-			CPU_SET(st->opts.cpu + i, &set);
+			if (st->opts.flags & BATON_STAGE_PIN)
+				CPU_SET(st->opts.cpu + i, &set);
+			else if (st->opts.cpus != NULL && baton__list_nth(st->opts.cpus, i) >= 0)
+				CPU_SET(baton__list_nth(st->opts.cpus, i), &set);
+			else if (st->opts.flags & BATON_STAGE_PIN_NODE)
+				baton__cpus_of_node_allowed(baton__ring_node(g->ring), &set);
 			pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
 		}
 		pthread_mutex_lock(&g->lock);
@@ -355,8 +402,7 @@ static int stage_threads(baton_graph_t *g, struct stage *st)
 			pthread_mutex_unlock(&g->lock);
 			return baton__error(rc == EINVAL ? -EINVAL : -EAGAIN,
 					    "stage \"%s\": cannot start a thread%s: %s", st->name,
-					    (st->opts.flags & BATON_STAGE_PIN) ? " (pinned)" : "",
-					    strerror(rc));
+					    pinned ? " (pinned)" : "", strerror(rc));
 		}
 		w->thread_started = 1;
 		/* Thread names hold 15 bytes: the stage's name, cut. */

@@ -4,6 +4,8 @@ lib_LTLIBRARIES += lib/libbaton.la
 lib_libbaton_la_SOURCES = \
 	lib/baton_internal.h \
 	lib/barrier.c \
+	lib/cpus.c \
+	lib/cpus.h \
 	lib/error.c \
 	lib/graph.c \
 	lib/graph_internal.h \
@@ -31,6 +33,7 @@ pkginclude_HEADERS = \
 	include/baton/graph.h \
 	include/baton/handler.h \
 	include/baton/common.h \
+	include/baton/memory.h \
 	include/baton/ring.h \
 	include/baton/sequence.h \
 	include/baton/sequencer.h \

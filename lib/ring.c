@@ -78,15 +78,18 @@ int baton_ring_create(baton_ring_t **out, const baton_ring_opts_t *opts)
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return baton__error(-ENOMEM, "ring create: out of memory");
-	r->baton__mem = baton__mem_alloc(l.size, l.align > 64 ? l.align : 64);
-	if (r->baton__mem == NULL) {
+	rc = baton__mem_alloc_placed(&r->baton__mem, l.size, l.align > 64 ? l.align : 64,
+				     &opts->mem, &r->baton__mem_size);
+	if (rc != 0) {
 		free(r);
-		return baton__error(-ENOMEM, "ring create: cannot allocate %llu bytes of slots",
-				    (unsigned long long)l.size);
+		return baton__error(rc, "ring create: %s", baton_errmsg());
 	}
-	r->baton__mem_size = l.size;
+	r->baton__mem_flags = opts->mem.flags;
 	baton__ring_view(r, r->baton__mem, opts->capacity, &l, opts->event_size);
 	baton__ring_format(r, opts->init, opts->init_ctx);
+	/* The stamps are written: the first page is where its node put it. */
+	r->baton__node = (opts->mem.flags & BATON_MEM_NODE) ? (int32_t)opts->mem.node
+							    : baton__mem_node(r->slots);
 	*out = r;
 	return 0;
 }
@@ -95,8 +98,13 @@ void baton_ring_destroy(baton_ring_t *ring)
 {
 	if (ring == NULL)
 		return;
-	baton__mem_free(ring->baton__mem, ring->baton__mem_size);
+	baton__mem_free_placed(ring->baton__mem, ring->baton__mem_size, ring->baton__mem_flags);
 	free(ring);
+}
+
+int baton__ring_node(const baton_ring_t *ring)
+{
+	return ring->baton__node;
 }
 
 uint64_t baton_ring_capacity(const baton_ring_t *ring)

@@ -11,6 +11,7 @@
 #include <baton/common.h>
 #include <baton/wait.h>
 #include <baton/sequence.h>
+#include <baton/memory.h>
 #include <baton/ring.h>
 #include <baton/sequencer.h>
 #include <baton/barrier.h>

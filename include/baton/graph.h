@@ -24,6 +24,7 @@
 
 #include <baton/common.h>
 #include <baton/handler.h>
+#include <baton/memory.h>
 #include <baton/ring.h>
 #include <baton/sequencer.h>
 #include <baton/shm.h>
@@ -89,6 +90,8 @@ typedef struct baton_graph_opts {
 	baton_death_fn on_death; /**< shared graphs: told when a process of the
 				      graph died and what was done (optional) */
 	void *death_ctx;	 /**< its ctx */
+	baton_mem_opts_t mem;	    /**< placement of the ring (<baton/memory.h>); zero = first
+					 touch: the node of the thread that creates the graph */
 } baton_graph_opts_t;
 
 /** @name Flags of baton_stage_opts_t
@@ -102,6 +105,12 @@ typedef struct baton_graph_opts {
  * (BATON_BARRIER_POLL_STAMPS): lowest latency. Stages with dependencies
  * ignore it. */
 #define BATON_STAGE_POLL_STAMPS 0x4u
+/** Pin the stage's thread (each worker's, for a pool) to the CPUs of the
+ * NUMA node of the graph's ring: the node of BATON_MEM_NODE, else the node
+ * its pages were placed on (first touch: the node of the thread that
+ * created the graph). The thread may run on any of the node's CPUs that
+ * this process may use. Without NUMA support the machine is one node. */
+#define BATON_STAGE_PIN_NODE 0x8u
 /** @} */
 
 /** Options of one stage. Zero-initialisable except for `name`. */
@@ -119,6 +128,10 @@ typedef struct baton_stage_opts {
 	baton_error_fn error_cb;  /**< for BATON_ON_ERROR_CALL */
 	uint32_t on_death;	  /**< shared graphs: BATON_ON_DEATH_*; 0 = wait */
 	uint32_t reserved;	  /**< must be zero */
+	const char *cpus;	  /**< NULL, or a Linux CPU list ("0-3,8,10-11") to pin the
+				       stage's thread to: worker i of a pool runs on the i-th
+				       CPU in the order the list names them, wrapping around;
+				       copied */
 } baton_stage_opts_t;
 
 /** Longest stage name, in bytes. */
@@ -145,7 +158,8 @@ typedef struct baton_stage_counters {
 
 /**
  * Create a graph and its ring. @return 0; -EINVAL for NULL arguments or
- * options the ring or sequencer refuse (the message says which); -ENOMEM.
+ * options the ring or sequencer refuse (the message says which); -ENOTSUP,
+ * -EPERM, -ENOMEM as baton_ring_create() for the memory placement; -ENOMEM.
  * Thread safety: any thread.
  */
 BATON_API int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *opts);
@@ -161,7 +175,12 @@ BATON_API int baton_graph_create(baton_graph_t **out, const baton_graph_opts_t *
  * @return 0; -EINVAL for a NULL or empty or too long name, NULL handlers,
  *         a handler with neither or both of on_event and on_span, a poller
  *         stage that is a pool, bad flags, wait strategy or error policy,
- *         an unknown dependency (running graph), a graph that is stopped;
+ *         a CPU list that does not parse or names a CPU that does not exist
+ *         or that this process may not run on, more than one of
+ *         BATON_STAGE_PIN, BATON_STAGE_PIN_NODE and `cpus`, pinning of a
+ *         poller stage (`cpus`, BATON_STAGE_PIN_NODE), a ring node without
+ *         a CPU this process may run on (BATON_STAGE_PIN_NODE), an unknown
+ *         dependency (running graph), a graph that is stopped;
  *         -EEXIST for a duplicate name; -ENOSPC past BATON_GRAPH_MAX_STAGES
  *         or BATON_STAGE_MAX_WORKERS; -ENOMEM; on a running graph,
  *         -ECANCELED when its on_start failed (the message names the stage

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <baton/common.h>
+#include <baton/memory.h>
 #include <baton/static/ring.h>
 
 #ifdef __cplusplus
@@ -44,20 +45,27 @@ typedef struct baton_ring_opts {
 				      BATON_RING_MAX_ALIGN; 0 = 8 */
 	baton_ring_init_fn init; /**< optional per-slot initialiser; NULL = zeroed slots */
 	void *init_ctx;		 /**< passed to init as ctx */
+	baton_mem_opts_t mem;	 /**< placement of the slots (see <baton/memory.h>);
+				      zero = first touch: the node of the creating thread */
 } baton_ring_opts_t;
 
 /**
  * Create a ring and allocate all its slots up front (through the library's
  * allocator: jemalloc in its own arena, or page-aligned mmap when built
- * --without-jemalloc), zeroed, every stamp set to "never published", then
- * call opts->init on each slot.
+ * --without-jemalloc), placed as opts->mem says, zeroed, every stamp set to
+ * "never published", then call opts->init on each slot.
  *
  * @param out   receives the ring
- * @param opts  capacity, event size and alignment, optional initialiser
+ * @param opts  capacity, event size and alignment, optional initialiser,
+ *              memory placement
  * @return 0; -EINVAL for a NULL argument, a capacity that is 0, not a power
  *         of two or too large, an event size of 0 or too large, an alignment
- *         that is not a power of two or too large; -ENOMEM when the slots
- *         cannot be allocated. A message says which, see baton_errmsg().
+ *         that is not a power of two or too large, unknown BATON_MEM_* flags,
+ *         a NUMA node that does not exist or that this process may not use;
+ *         -ENOTSUP for BATON_MEM_NODE when the kernel has no NUMA support;
+ *         -EPERM or -ENOMEM when BATON_MEM_MLOCK cannot lock the slots
+ *         (RLIMIT_MEMLOCK); -ENOMEM when the slots cannot be allocated. A
+ *         message says which, see baton_errmsg().
  * Thread safety: any thread.
  */
 BATON_API int baton_ring_create(baton_ring_t **out, const baton_ring_opts_t *opts);

@@ -26,6 +26,20 @@ tests_unit_test_wait_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_wait_LDADD = $(TEST_LIBS)
 TESTS += tests/unit/test_wait
 
+# Placement of a ring's memory and the CPU lists of pinned stages; the CPU
+# list code (lib/cpus.c, private to the library) is compiled in to be tested
+# directly. test_memory_nodes: the same source's tests that need a second
+# NUMA node (skipped, exit 77, on a machine with one).
+check_PROGRAMS += tests/unit/test_memory tests/unit/test_memory_nodes
+tests_unit_test_memory_SOURCES = tests/unit/test_memory.c lib/cpus.c lib/cpus.h
+tests_unit_test_memory_CFLAGS = $(TEST_CFLAGS) $(NUMA_CFLAGS)
+tests_unit_test_memory_LDADD = $(TEST_LIBS) $(NUMA_LIBS)
+tests_unit_test_memory_nodes_SOURCES = tests/unit/test_memory.c lib/cpus.c lib/cpus.h
+tests_unit_test_memory_nodes_CPPFLAGS = $(AM_CPPFLAGS) -DBATON_TEST_TWO_NODES
+tests_unit_test_memory_nodes_CFLAGS = $(TEST_CFLAGS) $(NUMA_CFLAGS)
+tests_unit_test_memory_nodes_LDADD = $(TEST_LIBS) $(NUMA_LIBS)
+TESTS += tests/unit/test_memory tests/unit/test_memory_nodes
+
 check_PROGRAMS += tests/unit/test_error
 tests_unit_test_error_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_error_LDADD = $(TEST_LIBS)

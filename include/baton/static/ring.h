@@ -42,6 +42,8 @@ struct baton_ring {
 	size_t baton__mem_size;
 	uint32_t baton__flags;
 	uint32_t baton__reserved;
+	uint32_t baton__mem_flags; /* the BATON_MEM_* the slots were placed with */
+	int32_t baton__node;	   /* their NUMA node; -1 unknown */
 };
 
 /* The publish stamp of @p seq's slot, from the fields every view of the
