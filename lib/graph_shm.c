@@ -220,9 +220,9 @@ int baton__shm_create(baton_graph_t *g, const baton_graph_opts_t *opts)
 	    (rc = baton_wait_validate(&opts->producer_wait)) != 0)
 		return baton__error(rc, "graph create \"%s\": %s", opts->shm_name, baton_errmsg());
 	if (opts->mem.flags != 0)
-		return baton__error(-EINVAL,
-				    "graph create \"%s\": memory placement (mem) is for heap graphs",
-				    opts->shm_name);
+		return baton__error(
+		    -EINVAL, "graph create \"%s\": memory placement (mem) is for heap graphs",
+		    opts->shm_name);
 	if (opts->shm.flags != 0)
 		return baton__error(-EINVAL, "graph create \"%s\": shm.flags must be zero",
 				    opts->shm_name);
