@@ -868,6 +868,7 @@ void baton_graph_destroy(baton_graph_t *graph)
 		 * it runs stop (drain or halt stop the graph). */
 		for (i = 0; i < graph->nstages; i++)
 			baton__stage_stop(graph, graph->stages[i]);
+		baton__shm_leave(graph);
 	} else if (graph->state == GRAPH_RUNNING) {
 		stop_all(graph);
 	}

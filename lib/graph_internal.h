@@ -118,6 +118,9 @@ int baton__shm_create(baton_graph_t *g, const baton_graph_opts_t *opts);
 struct wrec *baton__shm_recs(baton_graph_t *g, uint32_t n, int *fresh);
 /* At start: write the topology, register blocking waiters, make it ready. */
 int baton__shm_start(baton_graph_t *g);
+/* Leaving: the stages this process ran and its producer record are freed
+ * (before the stages are); then the view goes. */
+void baton__shm_leave(baton_graph_t *g);
 void baton__shm_destroy(baton_graph_t *g);
 /* Find dead processes and apply the policies; returns how many. */
 int baton__shm_check(baton_graph_t *g);

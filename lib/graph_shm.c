@@ -954,7 +954,7 @@ uint64_t baton_graph_abandoned(const baton_graph_t *graph)
 
 /* Leaving: the stages this process ran have no owner any more (a clean
  * exit is not a death). */
-void baton__shm_destroy(baton_graph_t *g)
+void baton__shm_leave(baton_graph_t *g)
 {
 	struct shm_view *v = g->shm;
 	struct baton__proc self;
@@ -971,6 +971,12 @@ void baton__shm_destroy(baton_graph_t *g)
 		if (v->prod_slot >= 0)
 			__atomic_store_n(&v->prods[v->prod_slot].proc.pid, 0, __ATOMIC_RELEASE);
 	}
+}
+
+void baton__shm_destroy(baton_graph_t *g)
+{
+	struct shm_view *v = g->shm;
+
 	view_free(v);
 	free(g->ring);
 	g->shm = NULL;
