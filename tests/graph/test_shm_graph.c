@@ -38,7 +38,12 @@ static void setup(void)
 
 static void teardown(void)
 {
+	char path[128];
+
+	/* Every test removes what it created (or leaves it to this). */
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
 	baton_shm_unlink(name);
+	ck_assert_int_ne(access(path, F_OK), 0);
 	unlink(log_a);
 	unlink(log_b);
 }
@@ -64,11 +69,26 @@ static void reap_ok(pid_t pid)
 		      (int)pid, st);
 }
 
+/* Deaths the creating process was told about. */
+static int deaths_told;
+static baton_death_t last_death;
+static char last_death_stage[64];
+
+static void on_death(void *ctx, const baton_death_t *d)
+{
+	(void)ctx;
+	deaths_told++;
+	last_death = *d;
+	snprintf(last_death_stage, sizeof(last_death_stage), "%s", d->stage ? d->stage : "");
+}
+
 static baton_graph_t *create(uint32_t mode, uint64_t capacity, const baton_stage_opts_t *so)
 {
 	baton_graph_opts_t go = { .capacity = capacity, .event_size = 8 };
 	baton_graph_t *g;
 
+	deaths_told = 0;
+	go.on_death = on_death;
 	go.shm_name = name;
 	go.producer_mode = mode;
 	ck_assert_msg(baton_graph_create(&g, &go) == 0, "%s", baton_errmsg());
@@ -222,6 +242,12 @@ START_TEST(kill_and_restart)
 		reap_ok(pid);
 		ck_assert_int_eq(baton_graph_stage_counters(g, "s", &c), 0);
 		ck_assert_uint_eq(c.deaths, 1);
+		/* Found by the producer waiting for room, or by the restart. */
+		ck_assert_int_le(deaths_told, 1);
+		if (deaths_told == 1) {
+			ck_assert_str_eq(last_death_stage, "s");
+			ck_assert_uint_eq(last_death.action, BATON_ON_DEATH_WAIT);
+		}
 		i = baton_sequencer_cursor(baton_graph_sequencer(g)) + 1; /* events published */
 		baton_graph_destroy(g);
 
@@ -271,8 +297,66 @@ START_TEST(dead_stage_detached)
 	publish(g, 0, 1000);
 	ck_assert_int_eq(baton_graph_stage_counters(g, "s", &c), 0);
 	ck_assert_uint_eq(c.deaths, 1);
+	ck_assert_int_eq(deaths_told, 1);
+	ck_assert_str_eq(last_death_stage, "s");
+	ck_assert_uint_eq(last_death.action, BATON_ON_DEATH_DETACH);
+	ck_assert_int_eq(last_death.pid, pid);
 	ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
 	baton_graph_destroy(g);
+}
+END_TEST
+
+/* Halt from the creating process stops the stage in the other program:
+ * its join returns and it exits. */
+START_TEST(halt_across_processes)
+{
+	baton_stage_opts_t so = { .name = "s" };
+	baton_graph_t *g;
+	pid_t pid;
+
+	so.wait.kind = BATON_WAIT_BLOCK; /* asleep in the futex when halted */
+	g = create(BATON_SINGLE_PRODUCER, 64, &so);
+	pid = spawn("stage", name, "s", log_a, NULL);
+	publish(g, 0, 10);
+	while (baton_sequence_get_relaxed(
+		   baton_sequencer_cursor_sequence(baton_graph_sequencer(g))) < 9)
+		;
+	usleep(100000);
+	ck_assert_int_eq(baton_graph_halt(g), 0);
+	reap_ok(pid);
+	ck_assert_int_eq(baton_graph_claim(g), BATON_ECLOSED);
+	baton_graph_destroy(g);
+}
+END_TEST
+
+/* A graph segment whose graph sections are inconsistent is refused. */
+START_TEST(corrupt_topology_refused)
+{
+	baton_stage_opts_t so = { .name = "s" };
+	baton_graph_t *g, *a;
+	char path[128];
+	FILE *f;
+	long off;
+	uint32_t bad = 77, good;
+
+	g = create(BATON_SINGLE_PRODUCER, 64, &so);
+	ck_assert_int_eq(baton_graph_halt(g), 0);
+	baton_graph_destroy(g);
+	/* The graph section is the first after the 4096-byte header; nstages
+	 * is at offset 28 in it (doc/shm-layout.md). */
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	f = fopen(path, "r+b");
+	if (f == NULL)
+		return; /* no /dev/shm: nothing to corrupt by path */
+	off = 4096 + 28;
+	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+	ck_assert_int_eq(fread(&good, 4, 1, f), 1);
+	ck_assert_uint_eq(good, 1);
+	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+	ck_assert_int_eq(fwrite(&bad, 4, 1, f), 1);
+	fclose(f);
+	ck_assert_int_eq(baton_graph_attach(&a, name, NULL), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(baton_errmsg(), "77 stages"));
 }
 END_TEST
 
@@ -345,6 +429,8 @@ START_TEST(refusals)
 	ck_assert_int_eq(baton_graph_add_stage(g, &more, NULL), -ENOTSUP);
 	ck_assert_ptr_nonnull(strstr(baton_errmsg(), "fixed"));
 	ck_assert_int_eq(baton_graph_remove_stage(g, "s"), -ENOTSUP);
+	more.workers = 2;
+	ck_assert_int_eq(baton_graph_add_stage(g, &more, NULL), -ENOTSUP);
 
 	ck_assert_msg(baton_graph_attach(&a, name, &ro) == 0, "%s", baton_errmsg());
 	ck_assert_int_eq(baton_graph_claim(a), BATON_ECLOSED);
@@ -372,6 +458,8 @@ int main(void)
 	tcase_add_test(tc, dead_stage_detached);
 	tcase_add_test(tc, dead_producer_hole);
 	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, halt_across_processes);
+	tcase_add_test(tc, corrupt_topology_refused);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kill");
 	tcase_set_timeout(tc, test_timeout(600));

@@ -29,11 +29,15 @@ tests_stress_test_stress_halt_SOURCES = tests/stress/test_stress_halt.c $(stress
 tests_stress_test_stress_halt_CFLAGS = $(TEST_CFLAGS)
 tests_stress_test_stress_halt_LDADD = $(TEST_LIBS)
 
+# Also the kill-and-restart test of graphs across processes: at scale 100 it
+# kills and restarts a stage's process 100 times in a row.
 .PHONY: stress
-stress: $(STRESS_TESTS)
+stress: $(STRESS_TESTS) tests/graph/test_shm_graph tests/graph/shm_peer
 	@scale=$${BATON_STRESS_SCALE:-100}; failed=0; \
 	for t in $(STRESS_TESTS); do \
 		echo "$$t: BATON_STRESS_SCALE=$$scale"; \
 		BATON_STRESS_SCALE=$$scale ./$$t || failed=1; \
 	done; \
+	echo "tests/graph/test_shm_graph (kill): BATON_STRESS_SCALE=$$scale"; \
+	CK_RUN_CASE=kill BATON_STRESS_SCALE=$$scale ./tests/graph/test_shm_graph || failed=1; \
 	test $$failed = 0
