@@ -329,6 +329,45 @@ START_TEST(halt_across_processes)
 }
 END_TEST
 
+static int count_events(void *ctx, void *ev, int64_t seq, int end)
+{
+	(void)end;
+	ck_assert_int_eq(*(int64_t *)ev, seq);
+	++*(int64_t *)ctx;
+	return 0;
+}
+
+/* A graph in a file outlives the processes that use it: events published
+ * and synced by one are handled by a stage bound after it left. */
+START_TEST(file_backed_persists)
+{
+	baton_graph_opts_t go = { .capacity = 64, .event_size = 8 };
+	baton_stage_opts_t so = { .name = "s" };
+	int64_t handled = 0;
+	baton_handler_t h = { .ctx = &handled, .on_event = count_events };
+	baton_graph_t *g;
+	char path[128];
+
+	snprintf(path, sizeof(path), "shm-graph-%d.seg", (int)getpid());
+	unlink(path);
+	go.shm_name = path;
+	ck_assert_msg(baton_graph_create(&g, &go) == 0, "%s", baton_errmsg());
+	ck_assert_int_eq(baton_graph_add_stage(g, &so, NULL), 0);
+	ck_assert_int_eq(baton_graph_start(g), 0);
+	publish(g, 0, 10);
+	ck_assert_int_eq(baton_graph_sync(g), 0);
+	baton_graph_destroy(g); /* leaves the graph running, in the file */
+
+	ck_assert_msg(baton_graph_attach(&g, path, NULL) == 0, "%s", baton_errmsg());
+	ck_assert_msg(baton_graph_bind(g, "s", &h) == 0, "%s", baton_errmsg());
+	publish(g, 0, 5);
+	ck_assert_int_eq(baton_graph_drain(g), 0);
+	ck_assert_int_eq(handled, 15);
+	baton_graph_destroy(g);
+	ck_assert_int_eq(baton_shm_unlink(path), 0);
+}
+END_TEST
+
 /* A graph segment whose graph sections are inconsistent is refused. */
 START_TEST(corrupt_topology_refused)
 {
@@ -460,6 +499,7 @@ int main(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, halt_across_processes);
 	tcase_add_test(tc, corrupt_topology_refused);
+	tcase_add_test(tc, file_backed_persists);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kill");
 	tcase_set_timeout(tc, test_timeout(600));
