@@ -195,10 +195,26 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < 3; i++)
 		pids[i] = spawn("/proc/self/exe", name, stages[i]);
+	/* A watchdog: a stage process that dies would leave the producer
+	 * waiting for room (the stages' on_death policy is to wait for a
+	 * restart), and an example must never hang. */
+	alarm(120);
+	/* Every stage has a process before the first event (not required:
+	 * events wait in the ring; here it turns a failed start into an error). */
+	for (i = 0; i < 3 && ok; i++) {
+		baton_stage_counters_t c = { 0 };
+		while (ok && baton_graph_stage_counters(g, stages[i], &c) == 0 && c.pid == 0) {
+			ok = waitpid(pids[i], &st, WNOHANG) == 0; /* still starting */
+			usleep(1000);
+		}
+	}
 	for (i = 0; i < events && ok; i++)
 		ok = !BATON_IS_ERROR(baton_graph_publish_event(g, fill, NULL));
-	if (!ok || baton_graph_drain(g) != 0)
-		ok = 0, fail("publish or drain");
+	if (!ok || baton_graph_drain(g) != 0) {
+		fail("start, publish or drain");
+		baton_graph_halt(g); /* stops the stage processes too */
+		ok = 0;
+	}
 	for (i = 0; i < 3; i++) {
 		if (waitpid(pids[i], &st, 0) != pids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 			fprintf(stderr, "crossproc: stage %s failed\n", stages[i]);

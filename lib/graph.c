@@ -1048,7 +1048,7 @@ int baton_graph_stage_counters(const baton_graph_t *graph, const char *name,
 		if (s < out->sequence)
 			out->sequence = s;
 	}
-	out->deaths = baton__shm_deaths(st);
+	out->deaths = baton__shm_deaths(st, &out->pid);
 	pthread_mutex_unlock(&g->lock);
 	return 0;
 }

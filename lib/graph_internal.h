@@ -127,7 +127,7 @@ int baton__shm_check(baton_graph_t *g);
 /* A stage that no process waits for (detached after its process died). */
 int baton__shm_detached(const struct stage *st);
 /* Deaths of the processes that ran a stage (0 on the heap). */
-uint64_t baton__shm_deaths(const struct stage *st);
+uint64_t baton__shm_deaths(const struct stage *st, int32_t *pid);
 /* Shared graphs: the counter of claims in flight this process uses, and
  * whether any live process has claims in flight. */
 uint64_t *baton__shm_inflight_word(baton_graph_t *g);

@@ -370,29 +370,36 @@ static int build_stages(baton_graph_t *g)
 				    v->gs->records_used, v->gs->nrecords);
 	for (i = 0; i < n; i++) {
 		struct stage_rec *r = &v->srec[i];
-		baton_stage_opts_t o;
-		struct stage *st;
 		uint32_t nrec;
 
 		if (memchr(r->name, 0, sizeof(r->name)) == NULL || r->name[0] == 0)
 			return baton__error(-EINVAL, "stage %u: bad name", i);
-		if (r->workers == 0 || r->workers > BATON_STAGE_MAX_WORKERS || r->n_after >= n)
+		if (r->workers != 1 || r->n_after >= n)
 			return baton__error(-EINVAL, "stage \"%s\": bad workers or dependencies",
 					    r->name);
 		for (j = 0; j < r->n_after; j++)
 			if (r->after[j] >= n || r->after[j] == i)
 				return baton__error(-EINVAL, "stage \"%s\": bad dependency %u",
 						    r->name, r->after[j]);
-		nrec = r->workers + (r->workers > 1);
+		nrec = r->workers;
 		if (r->first_record > v->gs->records_used ||
-		    nrec > v->gs->records_used - r->first_record ||
-		    (r->workers > 1) != (r->work_record != NO_RECORD) ||
-		    (r->workers > 1 && r->work_record != r->first_record + r->workers))
+		    nrec > v->gs->records_used - r->first_record || r->work_record != NO_RECORD)
 			return baton__error(-EINVAL, "stage \"%s\": bad worker records", r->name);
 		if ((rc = baton_wait_validate(&r->wait)) != 0)
 			return baton__error(rc, "stage \"%s\": %s", r->name, baton_errmsg());
+	}
+	for (i = 0; i < n; i++) {
+		struct stage_rec *r = &v->srec[i];
+		const char *after[BATON_GRAPH_MAX_STAGES];
+		baton_stage_opts_t o;
+		struct stage *st;
+
+		for (j = 0; j < r->n_after; j++)
+			after[j] = v->srec[r->after[j]].name;
 		memset(&o, 0, sizeof(o));
 		o.name = r->name;
+		o.after = after;
+		o.n_after = r->n_after;
 		o.workers = r->workers;
 		o.wait = r->wait;
 		o.max_batch = r->max_batch;
@@ -405,19 +412,12 @@ static int build_stages(baton_graph_t *g)
 		if (rc != 0)
 			return baton__error(rc, "stage \"%s\": out of memory", r->name);
 		st->rec = r;
-		st->opts.n_after = r->n_after;
 		st->gating = !r->detached && r->on_death <= BATON_ON_DEATH_DETACH;
 		g->stages[g->nstages++] = st;
 	}
-	for (i = 0; i < n; i++) {
-		struct stage *st = g->stages[i];
-		for (j = 0; j < st->opts.n_after; j++) {
-			st->deps[j] = g->stages[st->rec->after[j]];
-			st->after[j] = strdup(st->deps[j]->name);
-			if (st->after[j] == NULL)
-				return baton__error(-ENOMEM, "attach: out of memory");
-		}
-	}
+	for (i = 0; i < n; i++)
+		for (j = 0; j < g->stages[i]->opts.n_after; j++)
+			g->stages[i]->deps[j] = g->stages[g->stages[i]->rec->after[j]];
 	for (i = 0; i < n; i++) {
 		rc = baton__stage_barrier(g, g->stages[i]);
 		if (rc != 0)
@@ -561,9 +561,14 @@ int baton__shm_detached(const struct stage *st)
 	return st->rec != NULL && __atomic_load_n(&st->rec->detached, __ATOMIC_ACQUIRE);
 }
 
-uint64_t baton__shm_deaths(const struct stage *st)
+uint64_t baton__shm_deaths(const struct stage *st, int32_t *pid)
 {
-	return st->rec != NULL ? __atomic_load_n(&st->rec->deaths, __ATOMIC_RELAXED) : 0;
+	if (st->rec == NULL) {
+		*pid = 0;
+		return 0;
+	}
+	*pid = __atomic_load_n(&st->rec->owner.pid, __ATOMIC_RELAXED);
+	return __atomic_load_n(&st->rec->deaths, __ATOMIC_RELAXED);
 }
 
 static void report(struct shm_view *v, const char *stage, int32_t pid, uint32_t action,

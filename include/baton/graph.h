@@ -90,8 +90,8 @@ typedef struct baton_graph_opts {
 	baton_death_fn on_death; /**< shared graphs: told when a process of the
 				      graph died and what was done (optional) */
 	void *death_ctx;	 /**< its ctx */
-	baton_mem_opts_t mem;	    /**< placement of the ring (<baton/memory.h>); zero = first
-					 touch: the node of the thread that creates the graph */
+	baton_mem_opts_t mem;	 /**< placement of the ring (<baton/memory.h>); zero = first
+				      touch: the node of the thread that creates the graph */
 } baton_graph_opts_t;
 
 /** @name Flags of baton_stage_opts_t
@@ -154,6 +154,8 @@ typedef struct baton_stage_counters {
 	uint64_t errors;   /**< handler errors */
 	int64_t sequence;  /**< the stage's position (lowest of a pool's workers) */
 	uint64_t deaths;   /**< shared graphs: deaths of the process running it */
+	int32_t pid;	   /**< shared graphs: the process that runs it; 0 = none */
+	uint32_t reserved;
 } baton_stage_counters_t;
 
 /**
