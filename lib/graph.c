@@ -309,12 +309,17 @@ int baton__stage_barrier(baton_graph_t *g, struct stage *st)
 	}
 	memset(&bo, 0, sizeof(bo));
 	bo.wait = st->opts.wait;
+	/* A view of a shared graph registers no waiter: the segment holds the
+	 * registrations its topology needs (and may be mapped read-only). */
+	if (baton__shm_attached(g))
+		bo.wait.kind = BATON_WAIT_BUSY_SPIN;
 	bo.max_batch = st->opts.max_batch;
 	if (st->opts.flags & BATON_STAGE_POLL_STAMPS)
 		bo.flags = BATON_BARRIER_POLL_STAMPS;
 	rc = baton_barrier_create(&st->barrier, g->seqr, deps, n, &bo);
 	if (rc != 0)
 		return baton__error(rc, "stage \"%s\": %s", st->name, baton_errmsg());
+	st->barrier->wait = st->opts.wait;
 	return 0;
 }
 
@@ -790,6 +795,8 @@ int baton_graph_drain(baton_graph_t *graph)
 
 	if (graph == NULL)
 		return baton__error(-EINVAL, "graph drain: NULL graph");
+	if (baton__shm_rdonly(graph))
+		return baton__error(-EACCES, "graph drain: the graph is attached read-only");
 	if (graph->state != GRAPH_RUNNING)
 		return baton__error(-EINVAL, "graph drain: the graph is %s",
 				    state_name(graph->state));
@@ -855,6 +862,8 @@ int baton_graph_halt(baton_graph_t *graph)
 {
 	if (graph == NULL)
 		return baton__error(-EINVAL, "graph halt: NULL graph");
+	if (baton__shm_rdonly(graph))
+		return baton__error(-EACCES, "graph halt: the graph is attached read-only");
 	if (graph->state != GRAPH_RUNNING)
 		return baton__error(-EINVAL, "graph halt: the graph is %s",
 				    state_name(graph->state));

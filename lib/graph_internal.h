@@ -126,6 +126,10 @@ void baton__shm_destroy(baton_graph_t *g);
 int baton__shm_check(baton_graph_t *g);
 /* A stage that no process waits for (detached after its process died). */
 int baton__shm_detached(const struct stage *st);
+/* A shared graph this process attached to (not its creator). */
+int baton__shm_attached(const baton_graph_t *g);
+/* A shared graph attached read-only (0 on the heap). */
+int baton__shm_rdonly(const baton_graph_t *g);
 /* Deaths of the processes that ran a stage (0 on the heap). */
 uint64_t baton__shm_deaths(const struct stage *st, int32_t *pid);
 /* Shared graphs: the counter of claims in flight this process uses, and

@@ -119,6 +119,7 @@ struct shm_view {
 	uint64_t hole_since;	    /* ... since then (0: none) */
 	uint64_t last_check;
 	uint32_t next_record; /* attaching: the records of the stage being built */
+	int attached;	      /* a view made by baton_graph_attach() */
 };
 
 static uint64_t now_ns(void)
@@ -457,6 +458,7 @@ int baton_graph_attach(baton_graph_t **out, const char *name, const baton_attach
 		return baton__error(-ENOMEM, "attach \"%s\": out of memory", name);
 	}
 	v->rdonly = (opts->flags & BATON_ATTACH_RDONLY) != 0;
+	v->attached = 1;
 	v->on_death = opts->on_death;
 	v->death_ctx = opts->death_ctx;
 	deadline = now_ns() + opts->ready_timeout_ns;
@@ -559,6 +561,16 @@ struct wrec *baton__shm_recs(baton_graph_t *g, uint32_t n, int *fresh)
 int baton__shm_detached(const struct stage *st)
 {
 	return st->rec != NULL && __atomic_load_n(&st->rec->detached, __ATOMIC_ACQUIRE);
+}
+
+int baton__shm_attached(const baton_graph_t *g)
+{
+	return g->shm != NULL && g->shm->attached;
+}
+
+int baton__shm_rdonly(const baton_graph_t *g)
+{
+	return g->shm != NULL && g->shm->rdonly;
 }
 
 uint64_t baton__shm_deaths(const struct stage *st, int32_t *pid)

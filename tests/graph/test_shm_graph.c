@@ -476,6 +476,8 @@ START_TEST(refusals)
 	ck_assert_int_eq(baton_graph_bind(a, "s", &h), -EACCES);
 	ck_assert_int_eq(baton_graph_stage_counters(a, "s", &c), 0);
 	ck_assert_int_eq(baton_graph_check(a), -EACCES);
+	ck_assert_int_eq(baton_graph_drain(a), -EACCES);
+	ck_assert_int_eq(baton_graph_halt(a), -EACCES);
 	baton_graph_destroy(a);
 	ck_assert_int_eq(baton_graph_attach(&a, name, NULL), 0);
 	ck_assert_int_eq(baton_graph_bind(a, "nope", &h), -ENOENT);

@@ -8,3 +8,6 @@ for t in test_wait test_barrier test_sequencer; do
 	echo "== $t (classic wake-up protocol)"
 	./tests/unit/$t
 done
+# Graphs across processes: blocking waits registered in the segment.
+echo "== test_shm_graph (classic wake-up protocol)"
+CK_RUN_CASE=processes ./tests/graph/test_shm_graph
