@@ -340,9 +340,14 @@ BATON_API int baton_graph_write_dot(const baton_graph_t *graph, FILE *out);
  * any process with write access, and stop every process's stages.
  *
  * Within a shared graph: stages cannot be added or removed once started;
- * BATON_ON_ERROR_CALL needs the stage to run in the creating process; wake
- * ups of blocking waits cost a writer a read-modify-write while any stage
- * of the graph (or the producers) may block.
+ * a stage is one handler (no worker pool); BATON_ON_ERROR_CALL needs the
+ * stage to run in the creating process; a single-producer graph takes one
+ * producer thread in one process at a time (a producer that restarts
+ * resumes after the last published sequence); drain waits for every stage,
+ * including one that no process has bound yet; memory placement
+ * (baton_graph_opts_t.mem) is for heap graphs. Wake-ups of blocking waits
+ * cost a writer a read-modify-write on the sequences that a blocking (phased
+ * or block) stage or producer may sleep on; other writers pay nothing.
  *
  * Liveness: each stage records the process that runs it (pid and start
  * time, so a reused pid is not mistaken for it). A producer waiting for
