@@ -215,6 +215,50 @@ START_TEST(multi_producer_processes)
 }
 END_TEST
 
+/* A single producer's program killed mid-stream and another started: the
+ * stage sees every published event once, in order, the second producer's
+ * right after the first one's last. */
+START_TEST(single_producer_restart)
+{
+	baton_stage_opts_t so = { .name = "s" };
+	baton_graph_t *g;
+	pid_t st, p;
+	int status;
+	struct log l;
+	int64_t i, k0 = 0, k1 = 0;
+
+	g = create(BATON_SINGLE_PRODUCER, 64, &so);
+	st = spawn("stage", name, "s", log_a, NULL);
+	p = spawn("produce", name, "0", "100000000", NULL);
+	while (baton_sequencer_cursor(baton_graph_sequencer(g)) < 5000)
+		usleep(1000);
+	kill(p, SIGKILL);
+	ck_assert_int_eq(waitpid(p, &status, 0), p);
+	p = spawn("produce", name, "1", "3000", NULL);
+	reap_ok(p);
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+	reap_ok(st);
+	i = baton_sequencer_cursor(baton_graph_sequencer(g)) + 1;
+	baton_graph_destroy(g);
+	read_log(log_a, &l, i + 1);
+	ck_assert_int_eq(l.n, i);
+	for (i = 0; i < l.n; i++) {
+		int64_t id = l.val[i] >> 32, k = l.val[i] & 0xffffffff;
+		ck_assert_int_eq(l.seq[i], i);
+		if (id == 0) {
+			ck_assert_int_eq(k1, 0); /* none of the second before */
+			ck_assert_int_eq(k, k0++);
+		} else {
+			ck_assert_int_eq(id, 1);
+			ck_assert_int_eq(k, k1++);
+		}
+	}
+	ck_assert_int_eq(k1, 3000);
+	ck_assert_int_ge(k0, 5000);
+	free_log(&l);
+}
+END_TEST
+
 /* SIGKILL the stage's program mid-stream, start it again: every event is
  * handled, each process in order, and repeats only in the announced range. */
 START_TEST(kill_and_restart)
@@ -502,6 +546,7 @@ int main(void)
 	tcase_add_test(tc, halt_across_processes);
 	tcase_add_test(tc, corrupt_topology_refused);
 	tcase_add_test(tc, file_backed_persists);
+	tcase_add_test(tc, single_producer_restart);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kill");
 	tcase_set_timeout(tc, test_timeout(600));
