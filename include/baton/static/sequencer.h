@@ -73,9 +73,14 @@ struct baton_sequencer {
 BATON_API int64_t baton__sequencer_gate(struct baton_sequencer *q, int64_t wrap, int64_t current,
 					int wait);
 
-/* 1 <= n <= capacity, in one comparison. */
+/* 1 <= n <= capacity, in one comparison; none for a claim of the constant
+ * 1 (baton_sequencer_claim()), since every ring holds at least one slot. */
 BATON_INLINE int baton__claim_size_ok(const struct baton_sequencer *q, int64_t n)
 {
+#if defined(__GNUC__)
+	if (__builtin_constant_p(n) && n == 1)
+		return 1;
+#endif
 	return (uint64_t)n - 1 < (uint64_t)q->capacity;
 }
 
@@ -103,13 +108,15 @@ BATON_INLINE int64_t baton__sequencer_claim_sp(struct baton_sequencer *q, int64_
 BATON_INLINE int64_t baton__sequencer_claim_mp(struct baton_sequencer *q, int64_t n, int wait)
 {
 	baton_sequencer_state_t *st = q->state;
+	int64_t capacity = q->capacity;
+	int64_t cur;
 
 	if (BATON_UNLIKELY(!baton__claim_size_ok(q, n)))
 		return BATON_ETOOBIG;
+	cur = baton__load_relaxed(&st->cursor.value);
 	for (;;) {
-		int64_t cur = baton__load_relaxed(&st->cursor.value);
 		int64_t hi = cur + n;
-		int64_t wrap = hi - q->capacity;
+		int64_t wrap = hi - capacity;
 		/* A3: pairs with R3 below (another producer's cache store), which
 		 * carries the consumers' release of their positions (R1). */
 		int64_t gate = baton__load_acquire(&st->gate_cache.value);
@@ -123,10 +130,13 @@ BATON_INLINE int64_t baton__sequencer_claim_mp(struct baton_sequencer *q, int64_
 			baton__store_release(&st->gate_cache.value, min);
 			if (min < wrap)
 				return BATON_EFULL;
+			cur = baton__load_relaxed(&st->cursor.value);
 			continue;
 		}
 		/* Claims never outrun the room checked above, so a waiting or
-		 * alerted producer leaves no hole in the sequence. */
+		 * alerted producer leaves no hole in the sequence. A failed
+		 * exchange leaves the cursor it found in cur: the next round
+		 * starts from it without loading the line again. */
 		if (__atomic_compare_exchange_n(&st->cursor.value, &cur, hi, 1, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED))
 			return hi;
