@@ -17,7 +17,7 @@ bench_programs = benchmarks/unicast$(EXEEXT) benchmarks/pipeline$(EXEEXT) \
 	benchmarks/workers$(EXEEXT) benchmarks/pingpong$(EXEEXT)
 noinst_PROGRAMS += benchmarks/unicast benchmarks/pipeline benchmarks/diamond \
 	benchmarks/multicast benchmarks/3p1c benchmarks/workers benchmarks/pingpong
-EXTRA_DIST += benchmarks/README.md benchmarks/report.sh benchmarks/plot.sh \
+EXTRA_DIST += benchmarks/README.md benchmarks/report.sh benchmarks/plot.sh benchmarks/icount.py \
 	benchmarks/throughput.gp benchmarks/latency.gp
 CLEANFILES += benchmarks/results.jsonl benchmarks/percentiles/*.dat \
 	benchmarks/figures/*.png benchmarks/figures/*.dat

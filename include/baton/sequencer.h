@@ -192,15 +192,7 @@ BATON_INLINE void baton_sequencer_publish(baton_sequencer_t *seqr, int64_t seq)
  */
 BATON_INLINE void baton_sequencer_publish_range(baton_sequencer_t *seqr, int64_t lo, int64_t hi)
 {
-	int64_t s;
-
-	/* R2: each slot's stamp, after its event; pairs with A2. */
-	for (s = lo; s <= hi; s++)
-		baton__store_release(baton__stamp(seqr->slots, seqr->mask, seqr->stride, s), s);
-	if (seqr->mode == 0)
-		baton_sequence_advance(&seqr->state->cursor, hi); /* R1 */
-	else
-		baton_sequence_notify(&seqr->state->cursor);
+	baton__sequencer_publish(seqr, lo, hi);
 }
 
 /**

@@ -564,6 +564,71 @@ START_TEST(test_bar_linger)
 }
 END_TEST
 
+/*
+ * Busy-spin waits without a timeout run their own loop (lib/barrier.c).
+ * Loop: _i % NHOWS is the "how", _i / NHOWS selects max_batch 0 (the whole
+ * ring) or 3. A waiter in another thread gets every event published while
+ * it spins, up to max_batch: multi-producer, 1 .. 4 are published before 0,
+ * so that whenever 0 is seen, 1 .. 4 are too; a single producer's
+ * publish_range(0, 4) stamps 0 first, so a stamp-polling waiter may return
+ * as soon as it sees 0 (what it did not take, the next wait returns).
+ * Then the loop itself, called when the events are there already, and an
+ * alert while it spins.
+ */
+START_TEST(test_bar_spin)
+{
+	baton_wait_t w = { .kind = BATON_WAIT_BUSY_SPIN };
+	int how = _i % NHOWS, mp = how & 1, stamps = (how & 2) != 0;
+	uint32_t max_batch = _i / NHOWS ? 3 : 0;
+	int64_t want = max_batch ? 2 : 4, s;
+	struct waiter wt = { .seq = 0 };
+	struct fixture f;
+	pthread_t t;
+
+	fx_init(&f, 8, (uint32_t)mp, stamps ? BATON_BARRIER_POLL_STAMPS : 0, max_batch, &w, 0);
+	wt.b = f.b;
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_thread, &wt), 0);
+	await_waiting(&wt, NULL, w.kind);
+	ck_assert_int_eq(baton_sequencer_claim_n(f.q, 5), 4);
+	for (s = 0; s <= 4; s++)
+		*(int64_t *)baton_ring_get(f.ring, s) = s * 10;
+	if (mp) {
+		baton_sequencer_publish_range(f.q, 1, 4);
+		baton_sequencer_publish(f.q, 0);
+	} else {
+		baton_sequencer_publish_range(f.q, 0, 4);
+	}
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	if (!mp && stamps) {
+		ck_assert_msg(wt.result >= 0 && wt.result <= want, "wait returned %lld",
+			      (long long)wt.result);
+		if (wt.result < want)
+			ck_assert_int_eq(baton_barrier_wait(f.b, wt.result + 1), want);
+	} else {
+		ck_assert_int_eq(wt.result, want);
+	}
+	for (s = 0; s <= 4; s++)
+		ck_assert_int_eq(*(int64_t *)baton_ring_get(f.ring, s), s * 10);
+
+	/* The loop entered with the events there: it returns them at once. */
+	ck_assert_int_eq(baton__barrier_wait_slow(f.b, 0), want);
+	ck_assert_int_eq(baton__barrier_wait_slow(f.b, 4), 4);
+
+	/* Alerted while it spins: EALERTED; once cleared, it waits again. */
+	wt = (struct waiter){ .b = f.b, .seq = 5 };
+	ck_assert_int_eq(pthread_create(&t, NULL, wait_thread, &wt), 0);
+	await_waiting(&wt, NULL, w.kind);
+	baton_barrier_alert(f.b);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(wt.result, BATON_EALERTED);
+	ck_assert_int_eq(baton__barrier_wait_slow(f.b, 5), BATON_EALERTED);
+	baton_barrier_clear_alert(f.b);
+	publish_n(&f, 1);
+	ck_assert_int_eq(baton__barrier_wait_slow(f.b, 5), 5);
+	fx_fini(&f);
+}
+END_TEST
+
 static Suite *barrier_suite(void)
 {
 	Suite *s = suite_create("barrier");
@@ -590,6 +655,7 @@ static Suite *barrier_suite(void)
 	tcase_add_loop_test(tc, test_bar_timeout, 0, 2 * BATON_WAIT_KINDS);
 	tcase_add_loop_test(tc, test_bar_dep_advance_wakes, 0, BATON_WAIT_KINDS);
 	tcase_add_loop_test(tc, test_bar_linger, 0, NHOWS);
+	tcase_add_loop_test(tc, test_bar_spin, 0, 2 * NHOWS);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -627,6 +627,51 @@ START_TEST(test_seqr_publish_stamps)
 }
 END_TEST
 
+/*
+ * A range publish stamps exactly lo .. hi, for every start in the ring and
+ * every length up to the capacity: ranges that end before the ring's end,
+ * at it, and wrap past it (once, or round to just before where they
+ * started). Every slot is checked after every publish.
+ */
+START_TEST(test_seqr_publish_range_every_start)
+{
+	enum { CAP = 8 };
+	int64_t last[CAP], len, shift, s, lo, hi;
+	struct fixture f;
+	uint64_t i;
+
+	fx_init(&f, CAP, (uint32_t)_i, NULL, 0);
+	for (i = 0; i < CAP; i++)
+		last[i] = INT64_MIN; /* a slot never published */
+	for (len = 1; len <= CAP; len++) {
+		for (shift = 0; shift < CAP; shift++) {
+			/* One event first, so that the next range starts one slot on. */
+			s = baton_sequencer_claim(f.q);
+			baton_sequencer_publish(f.q, s);
+			last[(uint64_t)s % CAP] = s;
+			hi = baton_sequencer_claim_n(f.q, len);
+			lo = hi - len + 1;
+			for (s = lo; s <= hi; s++) {
+				*(int64_t *)baton_ring_get(f.ring, s) = s * 3;
+				last[(uint64_t)s % CAP] = s;
+			}
+			baton_sequencer_publish_range(f.q, lo, hi);
+			for (i = 0; i < CAP; i++)
+				ck_assert_msg(
+				    baton_ring_stamp(f.ring, (int64_t)i) == last[i],
+				    "range %lld .. %lld: slot %llu stamped %lld, expected %lld",
+				    (long long)lo, (long long)hi, (unsigned long long)i,
+				    (long long)baton_ring_stamp(f.ring, (int64_t)i),
+				    (long long)last[i]);
+			for (s = lo; s <= hi; s++)
+				ck_assert_int_eq(*(int64_t *)baton_ring_get(f.ring, s), s * 3);
+			ck_assert_int_eq(baton_sequencer_cursor(f.q), hi);
+		}
+	}
+	fx_fini(&f);
+}
+END_TEST
+
 /* Multi-producer publishes may come in any order; each stamps its own slot. */
 START_TEST(test_seqr_mp_publish_out_of_order)
 {
@@ -833,6 +878,7 @@ static Suite *sequencer_suite(void)
 	tcase_add_loop_test(tc, test_seqr_remaining, 0, NMODES);
 	tcase_add_loop_test(tc, test_seqr_no_gating_laps, 0, NMODES);
 	tcase_add_loop_test(tc, test_seqr_publish_stamps, 0, NMODES);
+	tcase_add_loop_test(tc, test_seqr_publish_range_every_start, 0, NMODES);
 	tcase_add_test(tc, test_seqr_mp_publish_out_of_order);
 	suite_add_tcase(s, tc);
 

@@ -44,14 +44,19 @@ struct baton_barrier {
 	uint32_t baton__registered;
 };
 
-/* Highest h >= seq - 1 such that seq .. h are all stamped, not above limit. */
+/* Highest h >= seq - 1 such that seq .. h are all stamped, not above limit.
+ * The fields are read once: the compiler may not keep them in registers
+ * across the acquire loads, and would load them again for every stamp. */
 BATON_INLINE int64_t baton__barrier_scan(const struct baton_barrier *b, int64_t seq, int64_t limit)
 {
+	uint8_t *slots = b->slots;
+	uint64_t mask = b->mask;
+	uint32_t stride = b->stride;
 	int64_t s;
 
 	for (s = seq; s <= limit; s++) {
-		/* A2: pairs with R2 in baton_sequencer_publish_range(). */
-		if (baton__load_acquire(baton__stamp(b->slots, b->mask, b->stride, s)) != s)
+		/* A2: pairs with R2 in baton__sequencer_publish(). */
+		if (baton__load_acquire(baton__stamp(slots, mask, stride, s)) != s)
 			break;
 	}
 	return s - 1;

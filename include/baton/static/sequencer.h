@@ -74,11 +74,22 @@ struct baton_sequencer {
 BATON_API int64_t baton__sequencer_gate(struct baton_sequencer *q, int64_t wrap, int64_t current,
 					int wait);
 
+/* 1 <= n <= capacity, in one comparison; none for a claim of the constant
+ * 1 (baton_sequencer_claim()), since every ring holds at least one slot. */
+BATON_INLINE int baton__claim_size_ok(const struct baton_sequencer *q, int64_t n)
+{
+#if defined(__GNUC__)
+	if (__builtin_constant_p(n) && n == 1)
+		return 1;
+#endif
+	return (uint64_t)n - 1 < (uint64_t)q->capacity;
+}
+
 BATON_INLINE int64_t baton__sequencer_claim_sp(struct baton_sequencer *q, int64_t n, int wait)
 {
 	int64_t cur, hi, wrap;
 
-	if (BATON_UNLIKELY(n < 1 || n > q->capacity))
+	if (BATON_UNLIKELY(!baton__claim_size_ok(q, n)))
 		return BATON_ETOOBIG;
 	cur = q->next;
 	hi = cur + n;
@@ -98,13 +109,15 @@ BATON_INLINE int64_t baton__sequencer_claim_sp(struct baton_sequencer *q, int64_
 BATON_INLINE int64_t baton__sequencer_claim_mp(struct baton_sequencer *q, int64_t n, int wait)
 {
 	baton_sequencer_state_t *st = q->state;
+	int64_t capacity = q->capacity;
+	int64_t cur;
 
-	if (BATON_UNLIKELY(n < 1 || n > q->capacity))
+	if (BATON_UNLIKELY(!baton__claim_size_ok(q, n)))
 		return BATON_ETOOBIG;
+	cur = baton__load_relaxed(&st->cursor.value);
 	for (;;) {
-		int64_t cur = baton__load_relaxed(&st->cursor.value);
 		int64_t hi = cur + n;
-		int64_t wrap = hi - q->capacity;
+		int64_t wrap = hi - capacity;
 		/* A3: pairs with R3 below (another producer's cache store), which
 		 * carries the consumers' release of their positions (R1). */
 		int64_t gate = baton__load_acquire(&st->gate_cache.value);
@@ -118,10 +131,13 @@ BATON_INLINE int64_t baton__sequencer_claim_mp(struct baton_sequencer *q, int64_
 			baton__store_release(&st->gate_cache.value, min);
 			if (min < wrap)
 				return BATON_EFULL;
+			cur = baton__load_relaxed(&st->cursor.value);
 			continue;
 		}
 		/* Claims never outrun the room checked above, so a waiting or
-		 * alerted producer leaves no hole in the sequence. */
+		 * alerted producer leaves no hole in the sequence. A failed
+		 * exchange leaves the cursor it found in cur: the next round
+		 * starts from it without loading the line again. */
 		if (__atomic_compare_exchange_n(&st->cursor.value, &cur, hi, 1, __ATOMIC_RELAXED,
 						__ATOMIC_RELAXED))
 			return hi;
@@ -134,6 +150,42 @@ BATON_INLINE int64_t baton__sequencer_claim(struct baton_sequencer *q, int64_t n
 	if (q->mode == 0)
 		return baton__sequencer_claim_sp(q, n, wait);
 	return baton__sequencer_claim_mp(q, n, wait);
+}
+
+/*
+ * Publish @p lo .. @p hi: each slot's stamp, then (single producer) the
+ * cursor. The fields of @p q are read once, before the first store: the
+ * compiler may not keep a field in a register across an atomic store, so
+ * reading them in the loop would load them again for every stamp. A range
+ * walks the slots with a pointer, in at most two runs (before and after
+ * the end of the ring), rather than computing each slot's address.
+ */
+BATON_INLINE void baton__sequencer_publish(struct baton_sequencer *q, int64_t lo, int64_t hi)
+{
+	uint8_t *slots = q->slots;
+	uint64_t mask = q->mask;
+	uint32_t stride = q->stride;
+	baton_sequence_t *cursor = &q->state->cursor;
+	uint32_t mode = q->mode;
+
+	/* R2: each slot's stamp, after its event; pairs with A2. */
+	if (lo == hi) {
+		baton__store_release(baton__stamp(slots, mask, stride, lo), lo);
+	} else {
+		uint64_t first = (uint64_t)lo & mask;
+		uint64_t n = (uint64_t)(hi - lo) + 1, room = mask - first + 1;
+		uint8_t *p = slots + first * stride;
+		int64_t s = lo, end = lo + (int64_t)(n < room ? n : room);
+
+		for (; s < end; s++, p += stride)
+			baton__store_release((int64_t *)(void *)p, s);
+		for (p = slots; s <= hi; s++, p += stride)
+			baton__store_release((int64_t *)(void *)p, s);
+	}
+	if (mode == 0)
+		baton_sequence_advance(cursor, hi); /* R1 */
+	else
+		baton_sequence_notify(cursor);
 }
 
 #ifdef __cplusplus
