@@ -5,7 +5,7 @@
 set -e
 cd "$(dirname "$0")"
 if [ "${1:-}" = "--deps" ]; then
-	pkgs="build-essential autoconf automake libtool pkg-config libjemalloc-dev libnuma-dev check libck-dev"
+	pkgs="build-essential autoconf automake libtool pkg-config libjemalloc-dev libnuma-dev check libck-dev libzmq3-dev"
 	missing=""
 	for p in $pkgs; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

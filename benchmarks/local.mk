@@ -11,12 +11,13 @@
 #
 # A full run (BENCH_FULL=1) takes long: tens of minutes, most of it in the
 # mutex baselines.
-bench_names = unicast pipeline diamond multicast 3p1c workers pingpong
+bench_names = unicast pipeline diamond multicast 3p1c workers pingpong crossproc
 bench_programs = benchmarks/unicast$(EXEEXT) benchmarks/pipeline$(EXEEXT) \
 	benchmarks/diamond$(EXEEXT) benchmarks/multicast$(EXEEXT) benchmarks/3p1c$(EXEEXT) \
-	benchmarks/workers$(EXEEXT) benchmarks/pingpong$(EXEEXT)
+	benchmarks/workers$(EXEEXT) benchmarks/pingpong$(EXEEXT) benchmarks/crossproc$(EXEEXT)
 noinst_PROGRAMS += benchmarks/unicast benchmarks/pipeline benchmarks/diamond \
-	benchmarks/multicast benchmarks/3p1c benchmarks/workers benchmarks/pingpong
+	benchmarks/multicast benchmarks/3p1c benchmarks/workers benchmarks/pingpong \
+	benchmarks/crossproc
 EXTRA_DIST += benchmarks/README.md benchmarks/report.sh benchmarks/plot.sh benchmarks/icount.py \
 	benchmarks/throughput.gp benchmarks/latency.gp
 CLEANFILES += benchmarks/results.jsonl benchmarks/percentiles/*.dat \
@@ -80,6 +81,25 @@ benchmarks_pingpong_CFLAGS = $(bench_cflags)
 benchmarks_pingpong_LDADD = $(bench_libs)
 benchmarks_pingpong_LDFLAGS = $(bench_ldflags)
 
+# Its peer processes are this program again (fork, exec of /proc/self/exe):
+# -no-install makes it the real binary rather than a libtool wrapper script.
+benchmarks_crossproc_SOURCES = benchmarks/crossproc.c $(bench_common)
+benchmarks_crossproc_CPPFLAGS = $(bench_cppflags)
+benchmarks_crossproc_CFLAGS = $(bench_cflags)
+benchmarks_crossproc_LDFLAGS = $(bench_ldflags)
+# libzmq is C++, and Debian's jemalloc (libbaton's dependency) defines
+# operator new and delete as well as malloc and free. libzmq comes first, so
+# that libstdc++ (its dependency) precedes jemalloc in the search order as
+# libc does: new and delete then allocate where malloc and free do.
+# Linked the other way round, libzmq's new is jemalloc's and a free() of
+# its memory is libc's, which aborts.
+if HAVE_ZMQ
+benchmarks_crossproc_CFLAGS += $(ZMQ_CFLAGS)
+benchmarks_crossproc_LDADD = $(ZMQ_LIBS) $(bench_libs)
+else
+benchmarks_crossproc_LDADD = $(bench_libs)
+endif
+
 # The whole suite. The JSON file is emptied first; every program appends
 # its rows; the Java baseline's target (benchmarks/java.mk, when configure
 # enabled it) appends its own; report.sh prints one table from all of them.
@@ -94,7 +114,7 @@ bench: $(bench_programs)
 	: > "$$json"; mkdir -p $$pct; rm -f $$pct/*.dat; \
 	only='$(BENCH_ONLY)'; test -n "$$only" || only='$(bench_names)'; \
 	for b in $$only; do \
-		extra=; test $$b != pingpong || extra="--percentiles $$pct"; \
+		extra=; case $$b in pingpong|crossproc) extra="--percentiles $$pct" ;; esac; \
 		echo; echo "benchmarks/$$b $$size --json $$json $$extra $(BENCH_ARGS)"; \
 		benchmarks/$$b$(EXEEXT) $$size --json "$$json" $$extra $(BENCH_ARGS); \
 	done; \

@@ -11,7 +11,8 @@
 # events/s) are printed in millions of events per second; latency rows
 # (unit ns) in nanoseconds. "vs baseline" divides a row's median by the
 # median of its test's baseline: ck-spsc for the unicast tests, raw for
-# pingpong, mutex for the others. "vs java-disruptor", printed when the file
+# pingpong, the in-process row over the same shared graph for the crossproc
+# tests (baton-shm-linger, baton-shm), mutex for the others. "vs java-disruptor", printed when the file
 # holds Java rows, divides by the Java row of the same test (the one with
 # the same wait when there is one). Throughput: above 1.00x is faster than
 # the row divided by; latency: above 1.00x is slower.
@@ -43,6 +44,10 @@ function val(line, key,    re, s, i) {
 }
 
 function baseline(b) {
+	if (b == "unicast-crossproc")
+		return "baton-shm-linger"
+	if (b == "pingpong-crossproc")
+		return "baton-shm"
 	if (b == "pingpong")
 		return "raw"
 	if (b ~ /^unicast/)
