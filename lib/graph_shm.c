@@ -122,6 +122,16 @@ struct shm_view {
 	int attached;	      /* a view made by baton_graph_attach() */
 };
 
+/* A process identity recorded in the segment. Writers store the start
+ * time, then publish the pid with a release compare-and-swap: reading the
+ * pid first (acquire) gives a start time at least that recent. */
+static void read_proc(const struct baton__proc *src, struct baton__proc *out)
+{
+	out->pid = __atomic_load_n(&src->pid, __ATOMIC_ACQUIRE);
+	out->reserved = 0;
+	out->start = __atomic_load_n(&src->start, __ATOMIC_ACQUIRE);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -623,9 +633,7 @@ static int check_stages(baton_graph_t *g)
 	for (i = 0; i < g->nstages; i++) {
 		struct stage *st = g->stages[i];
 		struct baton__proc owner, none;
-		owner.pid = __atomic_load_n(&st->rec->owner.pid, __ATOMIC_ACQUIRE);
-		owner.reserved = 0;
-		owner.start = __atomic_load_n(&st->rec->owner.start, __ATOMIC_ACQUIRE);
+		read_proc(&st->rec->owner, &owner);
 		if (owner.pid == 0 || baton__seg_proc_alive(&v->seg, &owner))
 			continue;
 		memset(&none, 0, sizeof(none));
@@ -653,9 +661,7 @@ static int producer_died(struct shm_view *v, int32_t *pid)
 
 	for (i = 0; i < SHM_PRODUCERS; i++) {
 		struct baton__proc p;
-		p.pid = __atomic_load_n(&v->prods[i].proc.pid, __ATOMIC_ACQUIRE);
-		p.reserved = 0;
-		p.start = __atomic_load_n(&v->prods[i].proc.start, __ATOMIC_ACQUIRE);
+		read_proc(&v->prods[i].proc, &p);
 		if (p.pid != 0 && !baton__seg_proc_alive(&v->seg, &p)) {
 			*pid = p.pid;
 			return 1;
@@ -725,9 +731,7 @@ static int check_holes(baton_graph_t *g)
 	/* Forget the dead producers now that their holes are filled. */
 	for (i = 0; i < SHM_PRODUCERS; i++) {
 		struct baton__proc p;
-		p.pid = __atomic_load_n(&v->prods[i].proc.pid, __ATOMIC_ACQUIRE);
-		p.reserved = 0;
-		p.start = v->prods[i].proc.start;
+		read_proc(&v->prods[i].proc, &p);
 		if (p.pid != 0 && !baton__seg_proc_alive(&v->seg, &p))
 			__atomic_compare_exchange_n(&v->prods[i].proc.pid, &p.pid, 0, 0,
 						    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
@@ -775,9 +779,14 @@ static int producer_register(struct shm_view *v)
 		return -1;
 	for (i = 0; i < SHM_PRODUCERS; i++) {
 		int32_t free_pid = 0;
+		if (__atomic_load_n(&v->prods[i].proc.pid, __ATOMIC_RELAXED) != 0)
+			continue;
+		/* The start time before the pid (see read_proc()); again after,
+		 * over a concurrent taker that lost. */
+		__atomic_store_n(&v->prods[i].proc.start, self.start, __ATOMIC_RELAXED);
+		__atomic_store_n(&v->prods[i].inflight, 0, __ATOMIC_RELAXED);
 		if (__atomic_compare_exchange_n(&v->prods[i].proc.pid, &free_pid, self.pid, 0,
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			__atomic_store_n(&v->prods[i].inflight, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&v->prods[i].proc.start, self.start, __ATOMIC_RELEASE);
 			__atomic_store_n(&v->prod_slot, (int)i, __ATOMIC_RELEASE);
 			return 0;
@@ -806,9 +815,7 @@ int baton__shm_inflight(baton_graph_t *g)
 		struct baton__proc p;
 		if (__atomic_load_n(&v->prods[i].inflight, __ATOMIC_SEQ_CST) == 0)
 			continue;
-		p.pid = __atomic_load_n(&v->prods[i].proc.pid, __ATOMIC_ACQUIRE);
-		p.reserved = 0;
-		p.start = __atomic_load_n(&v->prods[i].proc.start, __ATOMIC_ACQUIRE);
+		read_proc(&v->prods[i].proc, &p);
 		if (p.pid != 0 && baton__seg_proc_alive(&v->seg, &p))
 			return 1;
 	}
@@ -883,14 +890,18 @@ int baton_graph_bind(baton_graph_t *graph, const char *name, const baton_handler
 	if ((rc = baton__proc_self(&self)) != 0)
 		return baton__error(rc, "bind \"%s\": cannot read this process's identity", name);
 	/* Take the stage: from nobody, or from a process that died. */
-	owner.pid = __atomic_load_n(&st->rec->owner.pid, __ATOMIC_ACQUIRE);
-	owner.reserved = 0;
-	owner.start = __atomic_load_n(&st->rec->owner.start, __ATOMIC_ACQUIRE);
+	read_proc(&st->rec->owner, &owner);
 	if (owner.pid != 0 && baton__seg_proc_alive(&graph->shm->seg, &owner))
 		return baton__error(-EBUSY, "bind \"%s\": process %d runs it", name, owner.pid);
 	if (owner.pid != 0)
 		baton__shm_check(graph); /* its death is reported, its policy applied */
 	owner.pid = 0;
+	/* The start time before the pid (see read_proc()), so that a checker
+	 * never pairs our pid with an old start time and finds us dead. Two
+	 * processes binding the same stage at once may still mix theirs. */
+	if (__atomic_load_n(&st->rec->owner.pid, __ATOMIC_ACQUIRE) != 0)
+		return baton__error(-EBUSY, "bind \"%s\": another process took it first", name);
+	__atomic_store_n(&st->rec->owner.start, self.start, __ATOMIC_RELAXED);
 	if (!__atomic_compare_exchange_n(&st->rec->owner.pid, &owner.pid, self.pid, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return baton__error(-EBUSY, "bind \"%s\": process %d took it first", name,
