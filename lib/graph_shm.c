@@ -117,9 +117,8 @@ struct shm_view {
 	pthread_mutex_t check_lock; /* one liveness check at a time here */
 	int64_t hole_lo, hole_hi;   /* a hole seen below the cursor ... */
 	uint64_t hole_since;	    /* ... since then (0: none) */
-	uint64_t last_check;
-	uint32_t next_record; /* attaching: the records of the stage being built */
-	int attached;	      /* a view made by baton_graph_attach() */
+	uint32_t next_record;	    /* attaching: the records of the stage being built */
+	int attached;		    /* a view made by baton_graph_attach() */
 };
 
 /* A process identity recorded in the segment. Writers store the start
@@ -359,10 +358,10 @@ int baton__shm_start(baton_graph_t *g)
 	register_blocking(g);
 	v->gs->sh.state = GRAPH_RUNNING;
 	v->gs->sh.accepting = 1;
+	/* A file's pages reach the file with baton_graph_sync(); other
+	 * processes see them at once through the page cache. */
 	baton__seg_set_ready(&v->seg);
-	if (!v->seg.is_file)
-		return 0;
-	return baton__seg_sync(&v->seg) == 0 ? 0 : 0; /* persistence is best effort here */
+	return 0;
 }
 
 /* Rebuild the stages of an attached graph from their records: first every
@@ -491,9 +490,7 @@ int baton_graph_attach(baton_graph_t **out, const char *name, const baton_attach
 	g->state = GRAPH_CONFIG;
 	g->sp_claimed = BATON_SEQUENCE_INITIAL;
 	{
-		struct baton__seg_section probe;
 		uint64_t slots_size = 0;
-		memset(&probe, 0, sizeof(probe));
 		if (baton__seg_section(&v->seg, SEC_SLOTS, &slots_size) == NULL ||
 		    (v->gs = baton__seg_section(&v->seg, SEC_GRAPH, NULL)) == NULL) {
 			rc = baton__error(-EINVAL, "attach \"%s\": not a graph segment", name);
@@ -750,7 +747,6 @@ int baton__shm_check(baton_graph_t *g)
 	/* Another thread of this process is at it: its findings will do. */
 	if (pthread_mutex_trylock(&v->check_lock) != 0)
 		return 0;
-	v->last_check = now_ns();
 	n = check_stages(g) + check_holes(g);
 	pthread_mutex_unlock(&v->check_lock);
 	return n;
