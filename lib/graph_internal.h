@@ -151,7 +151,6 @@ void baton__stage_stop(baton_graph_t *g, struct stage *st);
 
 /* processor.c */
 void *baton__worker_main(void *arg);
-int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi);
 void baton__graph_fail(struct baton_graph *g, struct stage *st, int64_t seq, int error);
 void baton__graph_alert_all(struct baton_graph *g);
 

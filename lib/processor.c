@@ -61,9 +61,11 @@ static int skip_error(struct worker *w, int64_t seq, void *event, int error)
 /*
  * Handle lo .. hi (all available) with the worker's handler and advance its
  * sequence past them. Returns 0, or -1 when an error halted the graph (the
- * sequence then stays before the failed event).
+ * sequence then stays before the failed event). Inlined into its two
+ * callers: on a ping-pong, every instruction here is on the critical path.
  */
-int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi)
+static inline __attribute__((always_inline)) int64_t stage_handle(struct worker *w, int64_t lo,
+								  int64_t hi)
 {
 	const baton_ring_t *r = w->stage->graph->ring;
 	const baton_handler_t *h = &w->h;
@@ -116,20 +118,25 @@ int64_t baton__stage_handle(struct worker *w, int64_t lo, int64_t hi)
 	return 0;
 }
 
-/* Wait for @p next; returns the highest available, or a sentinel. */
-static int64_t await(struct worker *w, int64_t next)
+/*
+ * Wait for @p next; returns the highest available, or a sentinel. The first
+ * look is inline; after a miss, the barrier's slow path is called directly
+ * (baton_barrier_wait() would look once more before calling it).
+ */
+static inline __attribute__((always_inline)) int64_t await(struct worker *w, int64_t next)
 {
 	baton_barrier_t *b = w->stage->barrier;
 	int64_t hi = baton_barrier_available(b, next);
 
-	if (hi >= next) {
+	if (BATON_LIKELY(hi >= next)) {
 		if (BATON_UNLIKELY(hi - next < b->linger_below))
 			return baton__barrier_linger(b, next, hi);
 		return hi;
 	}
 	COUNT(w->c->waits, 1);
 	for (;;) {
-		hi = baton_barrier_wait(b, next);
+		/* As baton_barrier_wait(): what a wait returns does not linger. */
+		hi = baton__barrier_wait_slow(b, next);
 		if (hi != BATON_ETIMEDOUT)
 			return hi;
 		COUNT(w->c->timeouts, 1);
@@ -141,14 +148,16 @@ static int64_t await(struct worker *w, int64_t next)
 static void run_single(struct worker *w)
 {
 	baton_barrier_t *b = w->stage->barrier;
+	const uint32_t *alert = b->alert;
 	int64_t next = baton_sequence_get(w->seq) + 1;
 
 	for (;;) {
 		int64_t hi = await(w, next);
-		/* Halt stops after the current batch, even with events left. */
-		if (BATON_IS_ERROR(hi) || baton_barrier_is_alerted(b))
+		/* Halt stops after the current batch, even with events left.
+		 * A4: as baton_barrier_is_alerted(), without the call. */
+		if (BATON_IS_ERROR(hi) || __atomic_load_n(alert, __ATOMIC_ACQUIRE))
 			return;
-		if (baton__stage_handle(w, next, hi) != 0)
+		if (stage_handle(w, next, hi) != 0)
 			return;
 		next = hi + 1;
 	}
@@ -295,7 +304,7 @@ int64_t baton_poller_poll(baton_poller_t *poller)
 	hi = baton_barrier_available(st->barrier, next);
 	if (hi < next)
 		ret = 0;
-	else if (baton__stage_handle(w, next, hi) != 0)
+	else if (stage_handle(w, next, hi) != 0)
 		ret = BATON_EALERTED;
 	else
 		ret = hi - next + 1;
