@@ -128,11 +128,6 @@ static int check_stage(const baton_graph_t *g, const baton_stage_opts_t *o,
 	if (o->reserved != 0)
 		return baton__error(-EINVAL, "add stage \"%s\": reserved field must be zero",
 				    o->name);
-	if (g->shm != NULL && n > 1)
-		return baton__error(-ENOTSUP,
-				    "add stage \"%s\": a worker pool cannot be shared across "
-				    "processes (its workers' claims would not survive a restart)",
-				    o->name);
 	if (h == NULL && o->on_error == BATON_ON_ERROR_CALL)
 		return baton__error(-ENOTSUP,
 				    "add stage \"%s\": an error callback cannot run in another "
@@ -1057,6 +1052,7 @@ int baton_graph_stage_counters(const baton_graph_t *graph, const char *name,
 		if (s < out->sequence)
 			out->sequence = s;
 	}
+	out->workers = st->nworkers;
 	out->deaths = baton__shm_deaths(st, &out->pid);
 	pthread_mutex_unlock(&g->lock);
 	return 0;

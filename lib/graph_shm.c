@@ -384,16 +384,21 @@ static int build_stages(baton_graph_t *g)
 
 		if (memchr(r->name, 0, sizeof(r->name)) == NULL || r->name[0] == 0)
 			return baton__error(-EINVAL, "stage %u: bad name", i);
-		if (r->workers != 1 || r->n_after >= n)
-			return baton__error(-EINVAL, "stage \"%s\": bad workers or dependencies",
-					    r->name);
+		if (r->workers == 0 || r->workers > BATON_STAGE_MAX_WORKERS)
+			return baton__error(-EINVAL, "stage \"%s\": bad worker count %u (1 to %d)",
+					    r->name, r->workers, BATON_STAGE_MAX_WORKERS);
+		if (r->n_after >= n)
+			return baton__error(-EINVAL, "stage \"%s\": bad dependency count %u",
+					    r->name, r->n_after);
 		for (j = 0; j < r->n_after; j++)
 			if (r->after[j] >= n || r->after[j] == i)
 				return baton__error(-EINVAL, "stage \"%s\": bad dependency %u",
 						    r->name, r->after[j]);
-		nrec = r->workers;
+		/* A pool's records: one per worker, then its work sequence. */
+		nrec = r->workers + (r->workers > 1);
 		if (r->first_record > v->gs->records_used ||
-		    nrec > v->gs->records_used - r->first_record || r->work_record != NO_RECORD)
+		    nrec > v->gs->records_used - r->first_record ||
+		    r->work_record != (r->workers > 1 ? r->first_record + r->workers : NO_RECORD))
 			return baton__error(-EINVAL, "stage \"%s\": bad worker records", r->name);
 		if ((rc = baton_wait_validate(&r->wait)) != 0)
 			return baton__error(rc, "stage \"%s\": %s", r->name, baton_errmsg());
@@ -617,6 +622,38 @@ static int64_t stage_position(const struct stage *st)
 			min = s;
 	}
 	return min;
+}
+
+/*
+ * A pool that another process ran resumes after the lowest position of its
+ * workers: every event up to there is handled. Each event above it, up to
+ * the work sequence, was taken by one worker, which may have handled it
+ * (and taken another) or not; a worker records each event it is handed
+ * before its handler runs, so the highest of those bounds the events that
+ * may have been handled. The work sequence goes back to the lowest
+ * position, so that every taken event is handed out again, and every
+ * worker announces the range through on_redeliver: a pool delivers at
+ * least once, duplicates only inside the announced range. Only the
+ * process that has just taken the stage runs this: no worker runs.
+ */
+static void pool_resume(struct stage *st)
+{
+	int64_t lo = stage_position(st), hi = lo;
+	uint32_t i;
+
+	for (i = 0; i < st->nworkers; i++) {
+		int64_t h = __atomic_load_n(&st->workers[i].rec->handed, __ATOMIC_RELAXED);
+		if (h > hi)
+			hi = h;
+	}
+	/* Every position was at or above lo, and gating and the stages after
+	 * this one read the lowest: lowering the others to it holds back
+	 * nothing that was not held back already. */
+	baton_sequence_set(st->work_seq, lo);
+	for (i = 0; i < st->nworkers; i++) {
+		baton_sequence_set(st->workers[i].seq, lo);
+		__atomic_store_n(&st->workers[i].rec->handed, hi, __ATOMIC_RELAXED);
+	}
 }
 
 /* Stages whose process died: take the record back (one finder wins the
@@ -914,6 +951,8 @@ int baton_graph_bind(baton_graph_t *graph, const char *name, const baton_handler
 		if (st->work_seq != NULL)
 			baton_sequence_set(st->work_seq, at);
 		__atomic_store_n(&st->rec->detached, 0, __ATOMIC_RELEASE);
+	} else if (st->work_seq != NULL) {
+		pool_resume(st);
 	}
 	for (i = 0; i < st->nworkers; i++) {
 		st->workers[i].h = handlers[i];

@@ -191,6 +191,9 @@ static void run_pool(struct worker *w)
 				return;
 			continue;
 		}
+		/* Shared graphs: as stage_handle(); a restart redelivers up
+		 * to the highest event any worker was handed. */
+		__atomic_store_n(&w->rec->handed, next, __ATOMIC_RELAXED);
 		if (w->h.on_batch_start != NULL)
 			w->h.on_batch_start(w->h.ctx, 1, avail - next + 1);
 		if (w->h.on_span != NULL) {

@@ -155,7 +155,8 @@ typedef struct baton_stage_counters {
 	int64_t sequence;  /**< the stage's position (lowest of a pool's workers) */
 	uint64_t deaths;   /**< shared graphs: deaths of the process running it */
 	int32_t pid;	   /**< shared graphs: the process that runs it; 0 = none */
-	uint32_t reserved;
+	uint32_t workers;  /**< its handlers: 1, or the size of a worker pool (what
+				baton_graph_bind() takes) */
 } baton_stage_counters_t;
 
 /**
@@ -340,7 +341,8 @@ BATON_API int baton_graph_write_dot(const baton_graph_t *graph, FILE *out);
  * any process with write access, and stop every process's stages.
  *
  * Within a shared graph: stages cannot be added or removed once started;
- * a stage is one handler (no worker pool); BATON_ON_ERROR_CALL needs the
+ * a worker pool runs in one process (its workers are threads of the process
+ * that binds it); BATON_ON_ERROR_CALL needs the
  * stage to run in the creating process; a single-producer graph takes one
  * producer thread in one process at a time (a producer that restarts
  * resumes after the last published sequence); drain waits for every stage,
@@ -358,6 +360,11 @@ BATON_API int baton_graph_write_dot(const baton_graph_t *graph, FILE *out);
  * sequence: a stage commits once per batch, so the events of the batch in
  * hand when it died are delivered again, announced by its handler's
  * on_redeliver (a stage with max_batch 1 handles every event exactly once).
+ * A worker pool resumes after the lowest position of its workers: the
+ * events its workers had taken above it are handed out again, each worker
+ * announcing the range they lie in, from that position up to the highest
+ * event any worker was handed (at least once, duplicates only in that
+ * range).
  * @{ */
 
 /** Attach read-only: inspection (counters, DOT); no claims, no bind. */

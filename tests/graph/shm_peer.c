@@ -3,9 +3,10 @@
  * A separate program that the multi-process tests start (fork and exec):
  *
  *   shm_peer stage NAME STAGE LOG [DELAY_EVERY]
- *       attach to the graph NAME, run STAGE until the graph stops, and
- *       append to LOG one line per event ("e SEQ VALUE") and per redelivery
- *       announcement ("r FIRST LAST"); with DELAY_EVERY, sleep 50 us every
+ *       attach to the graph NAME, run STAGE until the graph stops (a
+ *       worker pool: all its workers), and append to LOG one line per
+ *       event ("e SEQ VALUE") and per redelivery announcement ("r FIRST
+ *       LAST"); with DELAY_EVERY, each worker sleeps 50 us every
  *       DELAY_EVERY events (so a kill lands mid-stream).
  *   shm_peer produce NAME ID COUNT
  *       attach and publish COUNT events with value ID << 32 | i.
@@ -65,22 +66,31 @@ int main(int argc, char **argv)
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (argc >= 5 && strcmp(argv[1], "stage") == 0) {
-		struct peer p = { 0 };
-		baton_handler_t h = { 0 };
-		p.log = fopen(argv[4], "a");
-		p.delay_every = argc > 5 ? strtoll(argv[5], NULL, 10) : 0;
-		if (p.log == NULL)
+		/* One handler per worker (a pool has several), one log: each
+		 * line is written whole under the stream's lock. */
+		struct peer p[BATON_STAGE_MAX_WORKERS] = { { 0 } };
+		baton_handler_t h[BATON_STAGE_MAX_WORKERS] = { { 0 } };
+		baton_stage_counters_t c;
+		FILE *log = fopen(argv[4], "a");
+		uint32_t i;
+		if (log == NULL)
 			return perror(argv[4]), 1;
-		h.ctx = &p;
-		h.on_event = on_event;
-		h.on_redeliver = on_redeliver;
 		if (baton_graph_attach(&g, argv[2], &ao) != 0)
 			return die("attach");
-		if (baton_graph_bind(g, argv[3], &h) != 0)
+		if (baton_graph_stage_counters(g, argv[3], &c) != 0)
+			return die("stage");
+		for (i = 0; i < c.workers; i++) {
+			p[i].log = log;
+			p[i].delay_every = argc > 5 ? strtoll(argv[5], NULL, 10) : 0;
+			h[i].ctx = &p[i];
+			h[i].on_event = on_event;
+			h[i].on_redeliver = on_redeliver;
+		}
+		if (baton_graph_bind(g, argv[3], h) != 0)
 			return die("bind");
 		rc = baton_graph_join(g);
 		baton_graph_destroy(g);
-		fclose(p.log);
+		fclose(log);
 		return rc == 0 ? 0 : die("join");
 	}
 	if (argc == 5 && strcmp(argv[1], "produce") == 0) {

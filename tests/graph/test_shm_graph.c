@@ -115,7 +115,9 @@ struct log {
 	int64_t redo_first, redo_last; /* -1: none */
 };
 
-static void read_log(const char *path, struct log *l, int64_t max)
+/* A pool's workers share one log: their lines interleave, and each worker
+ * announces the same redelivery whenever its thread starts. */
+static void read_log_of(const char *path, struct log *l, int64_t max, int pool)
 {
 	FILE *f = fopen(path, "r");
 	char line[128];
@@ -132,12 +134,36 @@ static void read_log(const char *path, struct log *l, int64_t max)
 			l->seq[l->n] = a;
 			l->val[l->n++] = b;
 		} else if (sscanf(line, "r %" SCNd64 " %" SCNd64, &a, &b) == 2) {
-			ck_assert_msg(l->n == 0, "redelivery announced after events");
+			ck_assert_msg(pool || l->n == 0, "redelivery announced after events");
+			ck_assert_msg(l->redo_first == -1 ||
+					  (l->redo_first == a && l->redo_last == b),
+				      "two redeliveries announced");
 			l->redo_first = a;
 			l->redo_last = b;
 		}
 	}
 	fclose(f);
+}
+
+static void read_log(const char *path, struct log *l, int64_t max)
+{
+	read_log_of(path, l, max, 0);
+}
+
+/* How many times each sequence below n is in the log (a sequence at or
+ * above n fails the test). */
+static int64_t *times_handled(const struct log *l, int64_t n)
+{
+	int64_t *t = calloc((size_t)n, sizeof(*t)), i;
+
+	ck_assert_ptr_nonnull(t);
+	for (i = 0; i < l->n; i++) {
+		ck_assert_int_ge(l->seq[i], 0);
+		ck_assert_int_lt(l->seq[i], n);
+		ck_assert_int_eq(l->val[i], l->seq[i]);
+		t[l->seq[i]]++;
+	}
+	return t;
 }
 
 static void free_log(struct log *l)
@@ -259,42 +285,56 @@ START_TEST(single_producer_restart)
 }
 END_TEST
 
+/*
+ * One round of the kill tests: a graph with the stage @p so, run by a
+ * program that is SIGKILLed mid-stream (its log: log_a) and then by
+ * another (log_b) until drained. Checks that the death was counted once
+ * and reported as waited for; returns the events published.
+ */
+static int64_t kill_round(const baton_stage_opts_t *so)
+{
+	const int64_t n = 3000;
+	baton_stage_counters_t c;
+	baton_graph_t *g;
+	int64_t published;
+	pid_t pid;
+	int st;
+
+	g = create(BATON_SINGLE_PRODUCER, 64, so);
+	pid = spawn("stage", name, so->name, log_a, "7");
+	publish(g, 0, n / 3 + (int64_t)(test_now_ns() % 500));
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	pid = spawn("stage", name, so->name, log_b, "7");
+	publish(g, 0, n - n / 3); /* the rest, roughly: counted below */
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+	reap_ok(pid);
+	ck_assert_int_eq(baton_graph_stage_counters(g, so->name, &c), 0);
+	ck_assert_uint_eq(c.deaths, 1);
+	/* Found by the producer waiting for room, or by the restart. */
+	ck_assert_int_le(deaths_told, 1);
+	if (deaths_told == 1) {
+		ck_assert_str_eq(last_death_stage, so->name);
+		ck_assert_uint_eq(last_death.action, BATON_ON_DEATH_WAIT);
+	}
+	published = baton_sequencer_cursor(baton_graph_sequencer(g)) + 1;
+	ck_assert_int_eq(c.sequence, published - 1);
+	baton_graph_destroy(g);
+	return published;
+}
+
 /* SIGKILL the stage's program mid-stream, start it again: every event is
  * handled, each process in order, and repeats only in the announced range. */
 START_TEST(kill_and_restart)
 {
 	baton_stage_opts_t so = { .name = "s", .max_batch = 8 };
-	const int64_t n = 3000;
-	baton_stage_counters_t c;
 	int64_t rounds = test_scale() > 1 ? test_scale() : 3, r, i, j;
 
 	for (r = 0; r < rounds; r++) {
-		baton_graph_t *g;
 		struct log a, b;
-		pid_t pid;
-		int st;
 
 		setup();
-		g = create(BATON_SINGLE_PRODUCER, 64, &so);
-		pid = spawn("stage", name, "s", log_a, "7");
-		publish(g, 0, n / 3 + (int64_t)(test_now_ns() % 500));
-		kill(pid, SIGKILL);
-		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-		pid = spawn("stage", name, "s", log_b, "7");
-		publish(g, 0, n - (n / 3 + 0)); /* the rest, roughly: counted below */
-		ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
-		reap_ok(pid);
-		ck_assert_int_eq(baton_graph_stage_counters(g, "s", &c), 0);
-		ck_assert_uint_eq(c.deaths, 1);
-		/* Found by the producer waiting for room, or by the restart. */
-		ck_assert_int_le(deaths_told, 1);
-		if (deaths_told == 1) {
-			ck_assert_str_eq(last_death_stage, "s");
-			ck_assert_uint_eq(last_death.action, BATON_ON_DEATH_WAIT);
-		}
-		i = baton_sequencer_cursor(baton_graph_sequencer(g)) + 1; /* events published */
-		baton_graph_destroy(g);
-
+		i = kill_round(&so);
 		read_log(log_a, &a, i + 1);
 		read_log(log_b, &b, i + 1);
 		ck_assert_int_eq(a.redo_first, -1);
@@ -316,6 +356,77 @@ START_TEST(kill_and_restart)
 		}
 		if (b.redo_first >= 0)
 			ck_assert_int_eq(b.seq[0], b.redo_first);
+		free_log(&a);
+		free_log(&b);
+		teardown();
+	}
+}
+END_TEST
+
+/* A worker pool run by another program: each event handled by exactly one
+ * of its workers, every wait kind. */
+START_TEST(pool_across_processes)
+{
+	baton_stage_opts_t so = { .name = "p", .workers = 3 };
+	baton_stage_counters_t c;
+	const int64_t n = 5000;
+	baton_graph_t *g;
+	int64_t *t, i;
+	struct log l;
+	pid_t pid;
+
+	so.wait.kind = (uint32_t)_i;
+	g = create(BATON_SINGLE_PRODUCER, 64, &so);
+	pid = spawn("stage", name, "p", log_a, NULL);
+	publish(g, 0, n);
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s (%s)", baton_errmsg(), kinds[_i]);
+	reap_ok(pid);
+	ck_assert_int_eq(baton_graph_stage_counters(g, "p", &c), 0);
+	ck_assert_uint_eq(c.workers, 3);
+	ck_assert_uint_eq(c.events, (uint64_t)n);
+	ck_assert_int_eq(c.sequence, n - 1);
+	baton_graph_destroy(g);
+	read_log_of(log_a, &l, n + 1, 1);
+	ck_assert_int_eq(l.n, n);
+	ck_assert_int_eq(l.redo_first, -1);
+	t = times_handled(&l, n);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(t[i] == 1, "event %" PRId64 " handled %" PRId64 " times", i, t[i]);
+	free(t);
+	free_log(&l);
+}
+END_TEST
+
+/* SIGKILL a pool's program mid-stream, start it again: every event is
+ * handled, and an event is handled twice only inside the range the new
+ * workers announced. */
+START_TEST(pool_kill_and_restart)
+{
+	baton_stage_opts_t so = { .name = "p", .workers = 2, .wait = { .kind = BATON_WAIT_BLOCK } };
+	int64_t rounds = test_scale() > 1 ? test_scale() : 3, r, i, *ta, *tb;
+
+	for (r = 0; r < rounds; r++) {
+		struct log a, b;
+
+		setup();
+		i = kill_round(&so);
+		read_log_of(log_a, &a, i + 1, 1);
+		read_log_of(log_b, &b, i + 1, 1);
+		ck_assert_int_eq(a.redo_first, -1);
+		ta = times_handled(&a, i);
+		tb = times_handled(&b, i);
+		for (i = i - 1; i >= 0; i--) {
+			ck_assert_msg(ta[i] + tb[i] >= 1, "event %" PRId64 " lost", i);
+			ck_assert_int_le(ta[i], 1);
+			ck_assert_int_le(tb[i], 1);
+			if (ta[i] == 1 && tb[i] == 1)
+				ck_assert_msg(i >= b.redo_first && i <= b.redo_last,
+					      "event %" PRId64 " repeated outside %" PRId64
+					      " .. %" PRId64,
+					      i, b.redo_first, b.redo_last);
+		}
+		free(ta);
+		free(tb);
 		free_log(&a);
 		free_log(&b);
 		teardown();
@@ -412,34 +523,87 @@ START_TEST(file_backed_persists)
 }
 END_TEST
 
-/* A graph segment whose graph sections are inconsistent is refused. */
+/* A stopped graph with the stage @p so, its segment open for writing; NULL
+ * when there is no /dev/shm to reach it by path. */
+static FILE *stopped_segment(const baton_stage_opts_t *so)
+{
+	baton_graph_t *g = create(BATON_SINGLE_PRODUCER, 64, so);
+	char path[128];
+
+	ck_assert_int_eq(baton_graph_halt(g), 0);
+	baton_graph_destroy(g);
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	return fopen(path, "r+b");
+}
+
+/* Write @p value at @p off of the segment; returns what was there. */
+static uint32_t poke(FILE *f, long off, uint32_t value)
+{
+	uint32_t old;
+
+	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+	ck_assert_int_eq(fread(&old, 4, 1, f), 1);
+	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+	ck_assert_int_eq(fwrite(&value, 4, 1, f), 1);
+	ck_assert_int_eq(fflush(f), 0);
+	return old;
+}
+
+/* A topology that makes no sense is refused, naming the field. */
 START_TEST(corrupt_topology_refused)
 {
 	baton_stage_opts_t so = { .name = "s" };
-	baton_graph_t *g, *a;
-	char path[128];
-	FILE *f;
-	long off;
-	uint32_t bad = 77, good;
+	FILE *f = stopped_segment(&so);
+	baton_graph_t *a;
 
-	g = create(BATON_SINGLE_PRODUCER, 64, &so);
-	ck_assert_int_eq(baton_graph_halt(g), 0);
-	baton_graph_destroy(g);
+	if (f == NULL)
+		return;
 	/* The graph section is the first after the 4096-byte header; nstages
 	 * is at offset 28 in it (doc/shm-layout.md). */
-	snprintf(path, sizeof(path), "/dev/shm%s", name);
-	f = fopen(path, "r+b");
-	if (f == NULL)
-		return; /* no /dev/shm: nothing to corrupt by path */
-	off = 4096 + 28;
-	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
-	ck_assert_int_eq(fread(&good, 4, 1, f), 1);
-	ck_assert_uint_eq(good, 1);
-	ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
-	ck_assert_int_eq(fwrite(&bad, 4, 1, f), 1);
+	ck_assert_uint_eq(poke(f, 4096 + 28, 77), 1);
 	fclose(f);
 	ck_assert_int_eq(baton_graph_attach(&a, name, NULL), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(baton_errmsg(), "77 stages"));
+}
+END_TEST
+
+/* A pool's stage record with a bad worker count or work record: refused,
+ * naming the field. */
+START_TEST(corrupt_pool_refused)
+{
+	static const struct {
+		long field; /* in the stage record (doc/shm-layout.md) */
+		uint32_t value;
+		const char *msg;
+	} cases[] = {
+		{ 132, 0, "bad worker count 0" }, { 132, 65, "bad worker count 65" },
+		{ 132, 3, "bad worker records" }, { 140, 0xffffffff, "bad worker records" },
+		{ 140, 1, "bad worker records" },
+	};
+	baton_stage_opts_t so = { .name = "p", .workers = 2 };
+	FILE *f = stopped_segment(&so);
+	baton_graph_t *a;
+	uint64_t stages;
+	uint32_t good;
+	size_t i;
+
+	if (f == NULL)
+		return;
+	/* The stage records' offset: the second entry of the section table
+	 * (24 bytes each, from header offset 128; offset at 8 in it). */
+	ck_assert_int_eq(fseek(f, 128 + 24 + 8, SEEK_SET), 0);
+	ck_assert_int_eq(fread(&stages, 8, 1, f), 1);
+	ck_assert_msg(baton_graph_attach(&a, name, NULL) == 0, "%s", baton_errmsg());
+	baton_graph_destroy(a);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		good = poke(f, (long)stages + cases[i].field, cases[i].value);
+		ck_assert_int_eq(baton_graph_attach(&a, name, NULL), -EINVAL);
+		ck_assert_msg(strstr(baton_errmsg(), cases[i].msg) != NULL, "%s", baton_errmsg());
+		poke(f, (long)stages + cases[i].field, good);
+	}
+	fclose(f);
+	ck_assert_msg(baton_graph_attach(&a, name, NULL) == 0, "%s", baton_errmsg());
+	baton_graph_destroy(a);
 }
 END_TEST
 
@@ -545,12 +709,15 @@ int main(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, halt_across_processes);
 	tcase_add_test(tc, corrupt_topology_refused);
+	tcase_add_test(tc, corrupt_pool_refused);
 	tcase_add_test(tc, file_backed_persists);
 	tcase_add_test(tc, single_producer_restart);
+	tcase_add_loop_test(tc, pool_across_processes, 0, 5);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kill");
 	tcase_set_timeout(tc, test_timeout(600));
 	tcase_add_test(tc, kill_and_restart);
+	tcase_add_test(tc, pool_kill_and_restart);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
