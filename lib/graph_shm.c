@@ -124,11 +124,59 @@ struct shm_view {
 /* A process identity recorded in the segment. Writers store the start
  * time, then publish the pid with a release compare-and-swap: reading the
  * pid first (acquire) gives a start time at least that recent. */
+/*
+ * Process records (a stage's owner, a producer) are taken by one
+ * compare-and-swap of the pid from 0 to the taker's pid negated, "being
+ * taken"; the taker alone then stores its start time, and then its pid
+ * (release). So no reader pairs a pid with another process's start time,
+ * which would make a live owner look dead: two processes racing for one
+ * record could otherwise interleave their start-time stores.
+ */
+static int take_proc(struct baton__proc *rec, const struct baton__proc *self)
+{
+	int32_t none = 0;
+
+	if (!__atomic_compare_exchange_n(&rec->pid, &none, -self->pid, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		return 0;
+	__atomic_store_n(&rec->start, self->start, __ATOMIC_RELAXED);
+	__atomic_store_n(&rec->pid, self->pid, __ATOMIC_RELEASE);
+	return 1;
+}
+
+/* The pid a record names: its owner, or the process taking it. */
+static int32_t proc_pid(const struct baton__proc *p)
+{
+	return p->pid < 0 ? -p->pid : p->pid;
+}
+
 static void read_proc(const struct baton__proc *src, struct baton__proc *out)
 {
+	/* Pairs with the release store of the pid in take_proc(). */
 	out->pid = __atomic_load_n(&src->pid, __ATOMIC_ACQUIRE);
 	out->reserved = 0;
-	out->start = __atomic_load_n(&src->start, __ATOMIC_ACQUIRE);
+	out->start = __atomic_load_n(&src->start, __ATOMIC_RELAXED);
+}
+
+/*
+ * Does @p rec name a process that is gone? @p seen gets the record as read
+ * (what a compare-and-swap that frees it expects). A record being taken is
+ * judged by its pid alone: its start time is not there yet.
+ */
+static int proc_dead(const struct shm_view *v, const struct baton__proc *rec,
+		     struct baton__proc *seen)
+{
+	struct baton__proc p;
+
+	read_proc(rec, seen);
+	if (seen->pid == 0)
+		return 0;
+	p = *seen;
+	if (p.pid < 0) {
+		p.pid = -p.pid;
+		p.start = 0;
+	}
+	return !baton__seg_proc_alive(&v->seg, &p);
 }
 
 static uint64_t now_ns(void)
@@ -592,6 +640,8 @@ uint64_t baton__shm_deaths(const struct stage *st, int32_t *pid)
 		return 0;
 	}
 	*pid = __atomic_load_n(&st->rec->owner.pid, __ATOMIC_RELAXED);
+	if (*pid < 0)
+		*pid = -*pid;
 	return __atomic_load_n(&st->rec->deaths, __ATOMIC_RELAXED);
 }
 
@@ -666,11 +716,9 @@ static int check_stages(baton_graph_t *g)
 
 	for (i = 0; i < g->nstages; i++) {
 		struct stage *st = g->stages[i];
-		struct baton__proc owner, none;
-		read_proc(&st->rec->owner, &owner);
-		if (owner.pid == 0 || baton__seg_proc_alive(&v->seg, &owner))
+		struct baton__proc owner;
+		if (!proc_dead(v, &st->rec->owner, &owner))
 			continue;
-		memset(&none, 0, sizeof(none));
 		if (!__atomic_compare_exchange_n(&st->rec->owner.pid, &owner.pid, 0, 0,
 						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			continue;
@@ -682,7 +730,7 @@ static int check_stages(baton_graph_t *g)
 			for (k = 0; k < st->nworkers; k++)
 				baton_sequence_advance(st->workers[k].seq, INT64_MAX);
 		}
-		report(v, st->name, owner.pid, st->rec->on_death, stage_position(st), 0);
+		report(v, st->name, proc_pid(&owner), st->rec->on_death, stage_position(st), 0);
 		n++;
 	}
 	return n;
@@ -695,9 +743,8 @@ static int producer_died(struct shm_view *v, int32_t *pid)
 
 	for (i = 0; i < SHM_PRODUCERS; i++) {
 		struct baton__proc p;
-		read_proc(&v->prods[i].proc, &p);
-		if (p.pid != 0 && !baton__seg_proc_alive(&v->seg, &p)) {
-			*pid = p.pid;
+		if (proc_dead(v, &v->prods[i].proc, &p)) {
+			*pid = proc_pid(&p);
 			return 1;
 		}
 	}
@@ -765,8 +812,7 @@ static int check_holes(baton_graph_t *g)
 	/* Forget the dead producers now that their holes are filled. */
 	for (i = 0; i < SHM_PRODUCERS; i++) {
 		struct baton__proc p;
-		read_proc(&v->prods[i].proc, &p);
-		if (p.pid != 0 && !baton__seg_proc_alive(&v->seg, &p))
+		if (proc_dead(v, &v->prods[i].proc, &p))
 			__atomic_compare_exchange_n(&v->prods[i].proc.pid, &p.pid, 0, 0,
 						    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 	}
@@ -811,19 +857,14 @@ static int producer_register(struct shm_view *v)
 	if (baton__proc_self(&self) != 0)
 		return -1;
 	for (i = 0; i < SHM_PRODUCERS; i++) {
-		int32_t free_pid = 0;
-		if (__atomic_load_n(&v->prods[i].proc.pid, __ATOMIC_RELAXED) != 0)
+		if (__atomic_load_n(&v->prods[i].proc.pid, __ATOMIC_RELAXED) != 0 ||
+		    !take_proc(&v->prods[i].proc, &self))
 			continue;
-		/* The start time before the pid (see read_proc()); again after,
-		 * over a concurrent taker that lost. */
-		__atomic_store_n(&v->prods[i].proc.start, self.start, __ATOMIC_RELAXED);
-		__atomic_store_n(&v->prods[i].inflight, 0, __ATOMIC_RELAXED);
-		if (__atomic_compare_exchange_n(&v->prods[i].proc.pid, &free_pid, self.pid, 0,
-						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			__atomic_store_n(&v->prods[i].proc.start, self.start, __ATOMIC_RELEASE);
-			__atomic_store_n(&v->prod_slot, (int)i, __ATOMIC_RELEASE);
-			return 0;
-		}
+		/* A dead producer's count (which drain ignored) is not ours;
+		 * until it is cleared, drain only waits a moment longer. */
+		__atomic_store_n(&v->prods[i].inflight, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&v->prod_slot, (int)i, __ATOMIC_RELEASE);
+		return 0;
 	}
 	return -1; /* table full: this producer's death goes unnoticed */
 }
@@ -923,23 +964,16 @@ int baton_graph_bind(baton_graph_t *graph, const char *name, const baton_handler
 	if ((rc = baton__proc_self(&self)) != 0)
 		return baton__error(rc, "bind \"%s\": cannot read this process's identity", name);
 	/* Take the stage: from nobody, or from a process that died. */
-	read_proc(&st->rec->owner, &owner);
-	if (owner.pid != 0 && baton__seg_proc_alive(&graph->shm->seg, &owner))
-		return baton__error(-EBUSY, "bind \"%s\": process %d runs it", name, owner.pid);
-	if (owner.pid != 0)
+	if (proc_dead(graph->shm, &st->rec->owner, &owner))
 		baton__shm_check(graph); /* its death is reported, its policy applied */
-	owner.pid = 0;
-	/* The start time before the pid (see read_proc()), so that a checker
-	 * never pairs our pid with an old start time and finds us dead. Two
-	 * processes binding the same stage at once may still mix theirs. */
-	if (__atomic_load_n(&st->rec->owner.pid, __ATOMIC_ACQUIRE) != 0)
-		return baton__error(-EBUSY, "bind \"%s\": another process took it first", name);
-	__atomic_store_n(&st->rec->owner.start, self.start, __ATOMIC_RELAXED);
-	if (!__atomic_compare_exchange_n(&st->rec->owner.pid, &owner.pid, self.pid, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	else if (owner.pid != 0)
+		return baton__error(-EBUSY, "bind \"%s\": process %d runs it", name,
+				    proc_pid(&owner));
+	if (!take_proc(&st->rec->owner, &self)) {
+		read_proc(&st->rec->owner, &owner);
 		return baton__error(-EBUSY, "bind \"%s\": process %d took it first", name,
-				    owner.pid);
-	__atomic_store_n(&st->rec->owner.start, self.start, __ATOMIC_RELEASE);
+				    proc_pid(&owner));
+	}
 	if (__atomic_load_n(&st->rec->detached, __ATOMIC_ACQUIRE)) {
 		/* It lost its place: it joins at the cursor and holds the
 		 * producers back again. */

@@ -13,8 +13,10 @@
  *   shm_peer abandon NAME
  *       attach, claim one sequence and die (SIGKILL) before publishing.
  *
- * Exit status 0 on success, 1 with a message on stderr otherwise.
+ * Exit status 0 on success, 3 (quietly) when another process runs the
+ * stage, 1 with a message on stderr otherwise.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -86,7 +88,10 @@ int main(int argc, char **argv)
 			h[i].on_event = on_event;
 			h[i].on_redeliver = on_redeliver;
 		}
-		if (baton_graph_bind(g, argv[3], h) != 0)
+		rc = baton_graph_bind(g, argv[3], h);
+		if (rc == -EBUSY)
+			return 3;
+		if (rc != 0)
 			return die("bind");
 		rc = baton_graph_join(g);
 		baton_graph_destroy(g);

@@ -434,6 +434,52 @@ START_TEST(pool_kill_and_restart)
 }
 END_TEST
 
+/* Programs racing to bind one stage: one wins, the others are told it is
+ * taken, and nobody mistakes the winner for dead (a record must never pair
+ * the winner's pid with a loser's start time). */
+START_TEST(bind_race)
+{
+	baton_stage_opts_t so = { .name = "s" };
+	int64_t rounds = test_scale() > 1 ? test_scale() : 5, r;
+
+	for (r = 0; r < rounds; r++) {
+		baton_stage_counters_t c;
+		pid_t pid[3];
+		int st, lost, k;
+		baton_graph_t *g;
+
+		setup();
+		g = create(BATON_SINGLE_PRODUCER, 64, &so);
+		for (k = 0; k < 3; k++)
+			pid[k] = spawn("stage", name, "s", log_a, NULL);
+		publish(g, 0, 1000); /* more than the ring: someone won */
+		/* Both losers are told so while the winner runs. */
+		for (k = 0, lost = 0; lost < 2; k = (k + 1) % 3) {
+			if (pid[k] == 0 || waitpid(pid[k], &st, WNOHANG) == 0) {
+				if (k == 2)
+					usleep(1000);
+				continue;
+			}
+			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3,
+				      "peer ended with status 0x%x", st);
+			pid[k] = 0;
+			lost++;
+		}
+		ck_assert_int_eq(baton_graph_check(g), 0);
+		ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+		for (k = 0; k < 3; k++)
+			if (pid[k] != 0)
+				reap_ok(pid[k]);
+		ck_assert_int_eq(baton_graph_stage_counters(g, "s", &c), 0);
+		ck_assert_uint_eq(c.deaths, 0);
+		ck_assert_int_eq(deaths_told, 0);
+		baton_graph_destroy(g);
+		check_all_once(log_a, 1000);
+		teardown();
+	}
+}
+END_TEST
+
 /* on_death detach: a dead stage stops holding the producers back. */
 START_TEST(dead_stage_detached)
 {
@@ -718,6 +764,7 @@ int main(void)
 	tcase_set_timeout(tc, test_timeout(600));
 	tcase_add_test(tc, kill_and_restart);
 	tcase_add_test(tc, pool_kill_and_restart);
+	tcase_add_test(tc, bind_race);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
