@@ -45,6 +45,8 @@ const char *baton_strerror(int64_t code)
 		return "claim size out of range (n < 1 or n > capacity)";
 	case BATON_ECLOSED:
 		return "graph closed (not started, draining or stopped)";
+	case BATON_EBUSY:
+		return "another process produces into this single-producer graph";
 	default:
 		break;
 	}

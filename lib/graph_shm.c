@@ -846,17 +846,30 @@ int baton_graph_check(baton_graph_t *graph)
 	return baton__shm_check(graph);
 }
 
-/* Record this process among the graph's producers (once). */
+/*
+ * Record this process among the graph's producers (once): 0, or -1 when it
+ * may not produce. A single-producer graph has one producer record, the
+ * first: taken while its process lives, or from one that died. Multi-
+ * producer: any free record; with none free, the process produces unrecorded
+ * (its death then goes unnoticed).
+ */
 static int producer_register(struct shm_view *v)
 {
-	struct baton__proc self;
-	uint32_t i;
+	struct baton__proc self, seen;
+	uint32_t i, n = SHM_PRODUCERS;
+	int sp = v->gs->producer_mode == BATON_SINGLE_PRODUCER;
 
 	if (__atomic_load_n(&v->prod_slot, __ATOMIC_ACQUIRE) >= 0)
 		return 0;
 	if (baton__proc_self(&self) != 0)
-		return -1;
-	for (i = 0; i < SHM_PRODUCERS; i++) {
+		return sp ? -1 : 0;
+	if (sp) {
+		n = 1;
+		if (proc_dead(v, &v->prods[0].proc, &seen))
+			__atomic_compare_exchange_n(&v->prods[0].proc.pid, &seen.pid, 0, 0,
+						    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	}
+	for (i = 0; i < n; i++) {
 		if (__atomic_load_n(&v->prods[i].proc.pid, __ATOMIC_RELAXED) != 0 ||
 		    !take_proc(&v->prods[i].proc, &self))
 			continue;
@@ -866,7 +879,7 @@ static int producer_register(struct shm_view *v)
 		__atomic_store_n(&v->prod_slot, (int)i, __ATOMIC_RELEASE);
 		return 0;
 	}
-	return -1; /* table full: this producer's death goes unnoticed */
+	return sp ? -1 : 0;
 }
 
 /* Where this process counts its claims in flight: its producer record (a
@@ -903,13 +916,16 @@ int64_t baton__shm_claim(baton_graph_t *g, int64_t n, int wait)
 	baton_wait_t w = g->seqr->wait;
 	uint64_t *inflight;
 	int64_t hi;
+	int rc;
 
 	if (v->rdonly)
 		return BATON_ECLOSED;
-	if (v->prod_slot < 0) {
+	if (BATON_UNLIKELY(v->prod_slot < 0)) {
 		pthread_mutex_lock(&v->check_lock);
-		producer_register(v);
+		rc = producer_register(v);
 		pthread_mutex_unlock(&v->check_lock);
+		if (rc != 0)
+			return BATON_EBUSY;
 	}
 	inflight = baton__shm_inflight_word(g);
 	/* Wait for room in slices, looking for dead stages in between. */

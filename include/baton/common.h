@@ -65,6 +65,9 @@ extern "C" {
 /** A graph claim refused because the graph does not take events (not
  * started, draining or stopped). */
 #define BATON_ECLOSED ((int64_t)-4101)
+/** A graph claim refused because another live process is the producer of
+ * a single-producer shared graph. */
+#define BATON_EBUSY ((int64_t)-4102)
 /** @} */
 
 /** True when a value returned by a hot-path call is a sentinel. */

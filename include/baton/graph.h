@@ -252,7 +252,8 @@ BATON_API void baton_graph_destroy(baton_graph_t *graph);
  * @{ */
 
 /** Claim one sequence (waits for room). Returns it, or BATON_ECLOSED,
- * BATON_EALERTED (halted while waiting), BATON_ETIMEDOUT. */
+ * BATON_EALERTED (halted while waiting), BATON_ETIMEDOUT; in a shared
+ * single-producer graph, BATON_EBUSY when another process produces. */
 BATON_API int64_t baton_graph_claim(baton_graph_t *graph);
 /** Claim n sequences; returns the highest (see baton_sequencer_claim_n()),
  * or BATON_ETOOBIG, BATON_ECLOSED, BATON_EALERTED, BATON_ETIMEDOUT. */
@@ -344,8 +345,10 @@ BATON_API int baton_graph_write_dot(const baton_graph_t *graph, FILE *out);
  * a worker pool runs in one process (its workers are threads of the process
  * that binds it); BATON_ON_ERROR_CALL needs the
  * stage to run in the creating process; a single-producer graph takes one
- * producer thread in one process at a time (a producer that restarts
- * resumes after the last published sequence); drain waits for every stage,
+ * producer thread in one process at a time: graph claims from any other
+ * process return BATON_EBUSY while that process lives (the inline
+ * sequencer calls of baton_graph_sequencer() are not checked), and a
+ * producer that restarts resumes after the last published sequence; drain waits for every stage,
  * including one that no process has bound yet; memory placement
  * (baton_graph_opts_t.mem) is for heap graphs. Wake-ups of blocking waits
  * cost a writer a read-modify-write on the sequences that a blocking (phased

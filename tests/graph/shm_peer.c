@@ -14,7 +14,8 @@
  *       attach, claim one sequence and die (SIGKILL) before publishing.
  *
  * Exit status 0 on success, 3 (quietly) when another process runs the
- * stage, 1 with a message on stderr otherwise.
+ * stage, 4 (quietly) when another process produces into a single-producer
+ * graph, 1 with a message on stderr otherwise.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -104,8 +105,13 @@ int main(int argc, char **argv)
 			return die("attach");
 		for (i = 0; i < n; i++) {
 			int64_t s = baton_graph_claim(g);
-			if (BATON_IS_ERROR(s))
-				return die("claim");
+			if (s == BATON_EBUSY)
+				return 4;
+			if (BATON_IS_ERROR(s)) {
+				fprintf(stderr, "shm_peer %d: claim: %s\n", (int)getpid(),
+					baton_strerror(s));
+				return 1;
+			}
 			*(int64_t *)baton_graph_event(g, s) = id << 32 | i;
 			baton_graph_publish(g, s);
 		}

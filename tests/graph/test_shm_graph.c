@@ -241,14 +241,15 @@ START_TEST(multi_producer_processes)
 }
 END_TEST
 
-/* A single producer's program killed mid-stream and another started: the
- * stage sees every published event once, in order, the second producer's
- * right after the first one's last. */
+/* A single producer's program killed mid-stream and another started (while
+ * it lived, other producers were refused): the stage sees every published
+ * event once, in order, the second producer's right after the first one's
+ * last. */
 START_TEST(single_producer_restart)
 {
 	baton_stage_opts_t so = { .name = "s" };
 	baton_graph_t *g;
-	pid_t st, p;
+	pid_t st, p, q;
 	int status;
 	struct log l;
 	int64_t i, k0 = 0, k1 = 0;
@@ -258,6 +259,13 @@ START_TEST(single_producer_restart)
 	p = spawn("produce", name, "0", "100000000", NULL);
 	while (baton_sequencer_cursor(baton_graph_sequencer(g)) < 5000)
 		usleep(1000);
+	/* One producer at a time: another program, and this one, are refused
+	 * while it lives. */
+	q = spawn("produce", name, "2", "10", NULL);
+	ck_assert_int_eq(waitpid(q, &status, 0), q);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 4, "status 0x%x", status);
+	ck_assert_int_eq(baton_graph_try_claim(g), BATON_EBUSY);
+	ck_assert_int_eq(baton_graph_claim(g), BATON_EBUSY);
 	kill(p, SIGKILL);
 	ck_assert_int_eq(waitpid(p, &status, 0), p);
 	p = spawn("produce", name, "1", "3000", NULL);
