@@ -90,8 +90,11 @@ int main(int argc, char **argv)
 			h[i].on_redeliver = on_redeliver;
 		}
 		rc = baton_graph_bind(g, argv[3], h);
-		if (rc == -EBUSY)
+		if (rc == -EBUSY) {
+			baton_graph_destroy(g);
+			fclose(log);
 			return 3;
+		}
 		if (rc != 0)
 			return die("bind");
 		rc = baton_graph_join(g);
@@ -105,8 +108,10 @@ int main(int argc, char **argv)
 			return die("attach");
 		for (i = 0; i < n; i++) {
 			int64_t s = baton_graph_claim(g);
-			if (s == BATON_EBUSY)
+			if (s == BATON_EBUSY) {
+				baton_graph_destroy(g);
 				return 4;
+			}
 			if (BATON_IS_ERROR(s)) {
 				fprintf(stderr, "shm_peer %d: claim: %s\n", (int)getpid(),
 					baton_strerror(s));
