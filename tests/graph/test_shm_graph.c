@@ -7,6 +7,7 @@
  * what it announced as redelivered.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -26,11 +27,47 @@
 
 static char name[64], log_a[64], log_b[64];
 
+/* The runner's pid: every name a test makes starts with it. */
+static pid_t runner;
+
+/*
+ * A failed check ends the test's process at once, without its teardown.
+ * The runner removes, after each test case, whatever the case's tests left
+ * under their names: a failing test leaks no segment either.
+ */
+static void remove_leftovers(void)
+{
+	char prefix[64];
+	struct dirent *e;
+	size_t n;
+	DIR *d;
+
+	n = (size_t)snprintf(prefix, sizeof(prefix), "shm-graph-%d-", (int)runner);
+	if ((d = opendir(".")) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (strncmp(e->d_name, prefix, n) == 0)
+				unlink(e->d_name);
+		closedir(d);
+	}
+	n = (size_t)snprintf(prefix, sizeof(prefix), "baton-test-shm-graph-%d-", (int)runner);
+	if ((d = opendir("/dev/shm")) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			char shm[300];
+			if (strncmp(e->d_name, prefix, n) != 0)
+				continue;
+			snprintf(shm, sizeof(shm), "/%s", e->d_name);
+			fprintf(stderr, "removing %s, left by a failed test\n", shm);
+			baton_shm_unlink(shm);
+		}
+		closedir(d);
+	}
+}
+
 static void setup(void)
 {
-	snprintf(name, sizeof(name), "/baton-test-shm-graph-%d", (int)getpid());
-	snprintf(log_a, sizeof(log_a), "shm-graph-%d-1.log", (int)getpid());
-	snprintf(log_b, sizeof(log_b), "shm-graph-%d-2.log", (int)getpid());
+	snprintf(name, sizeof(name), "/baton-test-shm-graph-%d-%d", (int)runner, (int)getpid());
+	snprintf(log_a, sizeof(log_a), "shm-graph-%d-%d-1.log", (int)runner, (int)getpid());
+	snprintf(log_b, sizeof(log_b), "shm-graph-%d-%d-2.log", (int)runner, (int)getpid());
 	baton_shm_unlink(name);
 	unlink(log_a);
 	unlink(log_b);
@@ -557,7 +594,7 @@ START_TEST(file_backed_persists)
 	baton_graph_t *g;
 	char path[128];
 
-	snprintf(path, sizeof(path), "shm-graph-%d.seg", (int)getpid());
+	snprintf(path, sizeof(path), "shm-graph-%d-%d.seg", (int)runner, (int)getpid());
 	unlink(path);
 	go.shm_name = path;
 	ck_assert_msg(baton_graph_create(&g, &go) == 0, "%s", baton_errmsg());
@@ -754,7 +791,9 @@ int main(void)
 	Suite *s = suite_create("shm_graph");
 	TCase *tc = tcase_create("processes");
 
+	runner = getpid();
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_unchecked_fixture(tc, NULL, remove_leftovers);
 	tcase_set_timeout(tc, test_timeout(60));
 	tcase_add_loop_test(tc, single_producer_every_wait, 0, 5);
 	tcase_add_loop_test(tc, multi_producer_processes, 0, 5);
@@ -769,6 +808,7 @@ int main(void)
 	tcase_add_loop_test(tc, pool_across_processes, 0, 5);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kill");
+	tcase_add_unchecked_fixture(tc, NULL, remove_leftovers);
 	tcase_set_timeout(tc, test_timeout(600));
 	tcase_add_test(tc, kill_and_restart);
 	tcase_add_test(tc, pool_kill_and_restart);
