@@ -121,9 +121,6 @@ struct shm_view {
 	int attached;		    /* a view made by baton_graph_attach() */
 };
 
-/* A process identity recorded in the segment. Writers store the start
- * time, then publish the pid with a release compare-and-swap: reading the
- * pid first (acquire) gives a start time at least that recent. */
 /*
  * Process records (a stage's owner, a producer) are taken by one
  * compare-and-swap of the pid from 0 to the taker's pid negated, "being
