@@ -977,9 +977,14 @@ int baton_graph_bind(baton_graph_t *graph, const char *name, const baton_handler
 	if ((rc = baton__proc_self(&self)) != 0)
 		return baton__error(rc, "bind \"%s\": cannot read this process's identity", name);
 	/* Take the stage: from nobody, or from a process that died. */
-	if (proc_dead(graph->shm, &st->rec->owner, &owner))
-		baton__shm_check(graph); /* its death is reported, its policy applied */
-	else if (owner.pid != 0)
+	if (proc_dead(graph->shm, &st->rec->owner, &owner)) {
+		/* Its death is reported and its policy applied, here or by a
+		 * thread of this process already at it: wait for that one
+		 * rather than find the record still taken. */
+		pthread_mutex_lock(&graph->shm->check_lock);
+		check_stages(graph);
+		pthread_mutex_unlock(&graph->shm->check_lock);
+	} else if (owner.pid != 0)
 		return baton__error(-EBUSY, "bind \"%s\": process %d runs it", name,
 				    proc_pid(&owner));
 	if (!take_proc(&st->rec->owner, &self)) {

@@ -248,7 +248,8 @@ BATON_API void baton_graph_destroy(baton_graph_t *graph);
  * Every sequence a graph claim took must be published (one by one or in
  * ranges, in any split): drain waits for them.
  * Thread safety: single-producer graph: one producer thread;
- * multi-producer: any thread.
+ * multi-producer: any thread. In a shared single-producer graph, every
+ * claim below returns BATON_EBUSY while another process produces.
  * @{ */
 
 /** Claim one sequence (waits for room). Returns it, or BATON_ECLOSED,
@@ -343,12 +344,12 @@ BATON_API int baton_graph_write_dot(const baton_graph_t *graph, FILE *out);
  *
  * Within a shared graph: stages cannot be added or removed once started;
  * a worker pool runs in one process (its workers are threads of the process
- * that binds it); BATON_ON_ERROR_CALL needs the
- * stage to run in the creating process; a single-producer graph takes one
- * producer thread in one process at a time: graph claims from any other
- * process return BATON_EBUSY while that process lives (the inline
- * sequencer calls of baton_graph_sequencer() are not checked), and a
- * producer that restarts resumes after the last published sequence; drain waits for every stage,
+ * that binds it); BATON_ON_ERROR_CALL needs the stage to run in the
+ * creating process; a single-producer graph takes one producer thread in
+ * one process at a time: graph claims from any other process return
+ * BATON_EBUSY while that process lives (the inline sequencer calls of
+ * baton_graph_sequencer() are not checked), and a producer that restarts
+ * resumes after the last published sequence; drain waits for every stage,
  * including one that no process has bound yet; memory placement
  * (baton_graph_opts_t.mem) is for heap graphs. Wake-ups of blocking waits
  * cost a writer a read-modify-write on the sequences that a blocking (phased
