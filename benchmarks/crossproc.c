@@ -41,6 +41,17 @@
  *                       the next ping. Both busy-spin on the slots' publish
  *                       stamps (BATON_STAGE_POLL_STAMPS), as pingpong's baton
  *   baton-xproc         the same, the ponger bound by another process
+ *   raw-xproc           the floor of that protocol, written by hand: two
+ *                       rings of 1024 slots laid out as baton's (an int64
+ *                       stamp, then the int64 event) in one shared mapping;
+ *                       each side writes the event, stores the stamp with
+ *                       release order and spins (with a pause, checking a
+ *                       stop flag as baton checks its alert) on the other
+ *                       ring's next stamp. No graph, no handler call: the
+ *                       difference from baton-xproc is what baton's code
+ *                       costs; the difference from pingpong's raw row (one
+ *                       word flipped between two threads) is what a second
+ *                       cache line per round trip costs.
  *   zmq-ipc             ZeroMQ PAIR <-> PAIR over ipc://, the echo in
  *                       another process
  *
@@ -53,7 +64,8 @@
  * CLOCK_MONOTONIC, which is the same clock in both processes.
  *
  * The peer is this program: "crossproc --peer ROLE ADDRESS N FD CPU"
- * (ROLE sum, echo, zmq-pull or zmq-pair), not meant to be run by hand.
+ * (ROLE sum, echo, raw-echo, zmq-pull or zmq-pair), not meant to be run by
+ * hand.
  *
  * Roles: 0 the producer (the pinger), 1 the consumer (the ponger).
  */
@@ -68,7 +80,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -683,6 +697,122 @@ static int run_pp_xproc(struct bench_run *r)
 	return run_pp_baton(r, 1);
 }
 
+/* ---- raw-xproc: the protocol's floor, by hand ------------------------------ */
+
+#define RAW_RING_BYTES (PP_SLOTS * 2 * sizeof(int64_t))
+
+/* Slot @p seq of a ring mapped at @p ring: the stamp, then the event. */
+static int64_t *raw_slot(int64_t *ring, int64_t seq)
+{
+	return ring + 2 * ((uint64_t)seq & (PP_SLOTS - 1));
+}
+
+/* Map the shared object @p name (both rings: ping, then pong); NULL on
+ * failure, with errno set. */
+static int64_t *raw_map(const char *name, int create)
+{
+	int fd = shm_open(name, create ? O_RDWR | O_CREAT | O_EXCL : O_RDWR, 0600);
+	void *p;
+
+	if (fd < 0)
+		return NULL;
+	if (create && ftruncate(fd, 2 * RAW_RING_BYTES) != 0) {
+		close(fd);
+		return NULL;
+	}
+	p = mmap(NULL, 2 * RAW_RING_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+struct rawpp {
+	struct bench_run *r;
+	int64_t *ping, *pong;
+	int stop;      /* atomic: the peer died */
+	int failed;    /* the pinger stopped early */
+	int64_t wrong; /* as in struct pinger */
+};
+
+static void raw_stop(void *arg)
+{
+	__atomic_store_n(&((struct rawpp *)arg)->stop, 1, __ATOMIC_RELEASE);
+}
+
+static void raw_xpinger(void *arg)
+{
+	struct rawpp *z = arg;
+	bench_hist_t *hist = z->r->hist;
+	uint64_t sent = bench_lat_ns(), now;
+	int64_t i;
+
+	for (i = 0; i < z->r->events; i++) {
+		int64_t *out = raw_slot(z->ping, i), *in = raw_slot(z->pong, i);
+
+		out[1] = i;
+		__atomic_store_n(out, i, __ATOMIC_RELEASE);
+		while (__atomic_load_n(in, __ATOMIC_ACQUIRE) != i) {
+			if (__atomic_load_n(&z->stop, __ATOMIC_ACQUIRE)) {
+				z->failed = 1;
+				return;
+			}
+			bench_pause();
+		}
+		now = bench_lat_ns();
+		bench_hist_record(hist, now - sent);
+		sent = now;
+		if (in[1] != i && z->wrong == 0)
+			z->wrong = in[1] + 1;
+	}
+}
+
+static int run_pp_raw(struct bench_run *r)
+{
+	struct rawpp z = { .r = r };
+	struct bench_thread t[1] = { { .role = 0, .fn = raw_xpinger, .ctx = &z } };
+	struct peer p = { -1, -1 };
+	struct watch w = { .p = &p, .on_death = raw_stop, .arg = &z };
+	struct peer_msg m = { 0 };
+	char name[64];
+	int64_t i, *map;
+	int rc = BENCH_ERROR;
+
+	unique_name(name, sizeof(name), "/baton-bench-raw-");
+	map = raw_map(name, 1);
+	if (map == NULL) {
+		fprintf(stderr, "%s: %s: shared memory %s: %s\n", r->test->name, r->impl->name,
+			name, strerror(errno));
+		shm_unlink(name);
+		return BENCH_ERROR;
+	}
+	z.ping = map;
+	z.pong = map + RAW_RING_BYTES / sizeof(int64_t);
+	for (i = 0; i < PP_SLOTS; i++)
+		*raw_slot(z.ping, i) = *raw_slot(z.pong, i) = -1;
+	if (peer_start(r, &p, "raw-echo", name) != BENCH_OK)
+		goto out;
+	watch_start(&w);
+	bench_threads(r, t, 1);
+	watch_stop(&w);
+	if (z.failed) {
+		fprintf(stderr, "%s: %s: the peer process ended early\n", r->test->name,
+			r->impl->name);
+		goto out;
+	}
+	if (peer_finish(r, &p, &m) != BENCH_OK)
+		goto out;
+	if (z.wrong != 0)
+		rc = bench_wrong(r, "pong echoed", z.wrong - 1, -1);
+	else if (m.count != r->events)
+		rc = bench_wrong(r, "pings echoed", m.count, r->events);
+	else
+		rc = BENCH_OK;
+out:
+	peer_kill(&p);
+	munmap(map, 2 * RAW_RING_BYTES);
+	shm_unlink(name);
+	return rc;
+}
+
 /* ---- ZeroMQ over ipc:// ------------------------------------------------------ */
 
 #if HAVE_ZMQ
@@ -960,6 +1090,31 @@ static int peer_echo(const char *base, int fd)
 	return peer_say(fd, &m) == 0 ? 0 : 1;
 }
 
+/* raw-echo: echo @p n pings of the rings in the shared object @p name. */
+static int peer_raw(const char *name, int64_t n, int fd)
+{
+	struct peer_msg m = { .status = PEER_READY };
+	int64_t i, *ping, *pong = raw_map(name, 0);
+
+	if (pong == NULL)
+		return peer_fail(fd, "raw-echo", name, strerror(errno));
+	ping = pong;
+	pong += RAW_RING_BYTES / sizeof(int64_t);
+	peer_say(fd, &m);
+	/* A parent that dies takes this process with it (PR_SET_PDEATHSIG). */
+	for (i = 0; i < n; i++) {
+		int64_t *in = raw_slot(ping, i), *out = raw_slot(pong, i);
+
+		while (__atomic_load_n(in, __ATOMIC_ACQUIRE) != i)
+			bench_pause();
+		out[1] = in[1];
+		__atomic_store_n(out, i, __ATOMIC_RELEASE);
+	}
+	munmap(ping, 2 * RAW_RING_BYTES);
+	m = (struct peer_msg){ .count = n };
+	return peer_say(fd, &m) == 0 ? 0 : 1;
+}
+
 #if HAVE_ZMQ
 /* zmq-pull, zmq-pair: connect to @p addr; receive and sum @p n values, or
  * echo one untimed message and then @p n. */
@@ -1030,6 +1185,8 @@ static int peer_main(int argc, char **argv)
 		return peer_sum(addr, n, fd);
 	if (strcmp(role, "echo") == 0)
 		return peer_echo(addr, fd);
+	if (strcmp(role, "raw-echo") == 0)
+		return peer_raw(addr, n, fd);
 #if HAVE_ZMQ
 	if (strcmp(role, "zmq-pull") == 0 || strcmp(role, "zmq-pair") == 0)
 		return peer_zmq(role, addr, n, fd);
@@ -1048,6 +1205,7 @@ static const struct bench_impl uni_impls[] = {
 static const struct bench_impl pp_impls[] = {
 	{ "baton-shm", NULL, run_pp_shm, NULL },
 	{ "baton-xproc", NULL, run_pp_xproc, NULL },
+	{ "raw-xproc", "busy-spin", run_pp_raw, NULL },
 	{ "zmq-ipc", "block", ZMQ_PP_RUN, ZMQ_MISSING },
 };
 
@@ -1059,7 +1217,7 @@ static const struct bench_test tests[] = {
 	{ "pingpong-crossproc", "pingpong RTT across processes",
 	  "one event in flight through two shared rings of 1024, the echo in another process, "
 	  "every round trip timed",
-	  2, 1, 10000000LL, 1000000LL, "busy-spin", "baton-shm", pp_impls, 3 },
+	  2, 1, 10000000LL, 1000000LL, "busy-spin", "baton-shm", pp_impls, 4 },
 };
 
 int main(int argc, char **argv)
