@@ -41,7 +41,15 @@
  *                       the next ping. Both busy-spin on the slots' publish
  *                       stamps (BATON_STAGE_POLL_STAMPS), as pingpong's baton
  *   baton-xproc         the same, the ponger bound by another process
- *   raw-xproc           the floor of that protocol, written by hand: two
+ *   baton-reply-xproc   request and answer in one slot: one shared graph
+ *                       whose only stage, "echo", is a reply stage
+ *                       (BATON_STAGE_REPLY) bound by another process; a
+ *                       thread of this process claims, writes i, publishes
+ *                       (the inline hot path) and waits with
+ *                       baton_graph_await_reply(); the echo copies i into the
+ *                       event's answer. One cache line per round trip
+ *   baton-reply-shm     the same, the echo bound in this process
+ *   raw-xproc           the floor of the two-ring protocol, by hand: two
  *                       rings of 1024 slots laid out as baton's (an int64
  *                       stamp, then the int64 event) in one shared mapping;
  *                       each side writes the event, stores the stamp with
@@ -64,8 +72,8 @@
  * CLOCK_MONOTONIC, which is the same clock in both processes.
  *
  * The peer is this program: "crossproc --peer ROLE ADDRESS N FD CPU"
- * (ROLE sum, echo, raw-echo, zmq-pull or zmq-pair), not meant to be run by
- * hand.
+ * (ROLE sum, echo, reply-echo, raw-echo, zmq-pull or zmq-pair), not meant
+ * to be run by hand.
  *
  * Roles: 0 the producer (the pinger), 1 the consumer (the ponger).
  */
@@ -697,6 +705,142 @@ static int run_pp_xproc(struct bench_run *r)
 	return run_pp_baton(r, 1);
 }
 
+/* ---- baton-reply: request and answer in one slot ------------------------------ */
+
+/* A request and its answer, in one slot. */
+struct rr {
+	int64_t x, answer;
+};
+
+/* The reply stage's handler (the echo), in whichever process runs it. */
+static int answer(void *ctx, void *ev, int64_t seq, int end_of_batch)
+{
+	struct rr *q = ev;
+
+	(void)seq, (void)end_of_batch;
+	q->answer = q->x;
+	(*(int64_t *)ctx)++;
+	return 0;
+}
+
+struct requester {
+	struct bench_run *r;
+	baton_graph_t *g;
+	int64_t error; /* a failed claim or wait */
+	int64_t wrong; /* as in struct pinger */
+};
+
+static void request_loop(void *arg)
+{
+	struct requester *q = arg;
+	baton_sequencer_t *seqr = baton_graph_sequencer(q->g);
+	baton_ring_t *ring = baton_graph_ring(q->g);
+	bench_hist_t *hist = q->r->hist;
+	uint64_t sent = bench_lat_ns(), now;
+	int64_t i, s, got;
+
+	for (i = 0; i < q->r->events; i++) {
+		s = baton_sequencer_claim(seqr);
+		if (BATON_UNLIKELY(BATON_IS_ERROR(s))) {
+			q->error = s;
+			return;
+		}
+		((struct rr *)baton_ring_get(ring, s))->x = i;
+		baton_sequencer_publish(seqr, s);
+		got = baton_graph_await_reply(q->g, s);
+		if (BATON_UNLIKELY(got != s)) {
+			q->error = got;
+			return;
+		}
+		now = bench_lat_ns();
+		bench_hist_record(hist, now - sent);
+		sent = now;
+		if (((struct rr *)baton_ring_get(ring, s))->answer != i && q->wrong == 0)
+			q->wrong = ((struct rr *)baton_ring_get(ring, s))->answer + 1;
+	}
+}
+
+static int run_pp_reply(struct bench_run *r, int xproc)
+{
+	const baton_attach_opts_t ao = { .ready_timeout_ns = 0 };
+	baton_graph_opts_t go = { .capacity = PP_SLOTS, .event_size = sizeof(struct rr) };
+	/* As the ponger: a dead peer cannot hold the requester or drain. */
+	baton_stage_opts_t so = { .name = "echo",
+				  .wait = { .kind = r->wait },
+				  .flags = BATON_STAGE_POLL_STAMPS | BATON_STAGE_REPLY,
+				  .on_death = BATON_ON_DEATH_DETACH };
+	struct requester q = { .r = r };
+	struct bench_thread t[1] = { { .role = 0, .fn = request_loop, .ctx = &q } };
+	int64_t *handled = bench_alloc_line(sizeof(*handled));
+	baton_graph_t *g = NULL, *a = NULL;
+	struct peer p = { -1, -1 };
+	struct peer_msg m = { 0 };
+	char name[80];
+	int rc = BENCH_ERROR, drained;
+
+	unique_name(name, sizeof(name), "/baton-bench-rr-");
+	*handled = 0;
+	go.shm_name = name;
+	go.producer_wait.kind = r->producer_wait;
+	if (baton_graph_create(&g, &go) != 0) {
+		bench_baton_error(r, "graph");
+		goto out;
+	}
+	if (baton_graph_add_stage(g, &so, NULL) != 0 || baton_graph_start(g) != 0) {
+		bench_baton_error(r, "graph start");
+		goto out;
+	}
+	q.g = g;
+	if (xproc) {
+		if (peer_start(r, &p, "reply-echo", name) != BENCH_OK)
+			goto out;
+	} else if (baton_graph_attach(&a, name, &ao) != 0 ||
+		   bind_pinned(r, a, "echo",
+			       &(baton_handler_t){ .ctx = handled, .on_event = answer }) != 0) {
+		bench_baton_error(r, "attach and bind");
+		goto out;
+	}
+	bench_threads(r, t, 1);
+	drained = baton_graph_drain(g) == 0;
+	if (!xproc)
+		drained &= baton_graph_join(a) == 0;
+	if (q.error != 0) {
+		bench_sentinel_error(r, "request", q.error);
+		goto out;
+	}
+	if (!drained) {
+		bench_baton_error(r, "graph drain");
+		goto out;
+	}
+	if (xproc && peer_finish(r, &p, &m) != BENCH_OK)
+		goto out;
+	if (!xproc)
+		m.count = *handled;
+	if (q.wrong != 0)
+		rc = bench_wrong(r, "answer", q.wrong - 1, -1);
+	else if (m.count != r->events)
+		rc = bench_wrong(r, "requests answered", m.count, r->events);
+	else
+		rc = BENCH_OK;
+out:
+	peer_kill(&p);
+	baton_graph_destroy(a);
+	baton_graph_destroy(g);
+	baton_shm_unlink(name);
+	free(handled);
+	return rc;
+}
+
+static int run_pp_reply_shm(struct bench_run *r)
+{
+	return run_pp_reply(r, 0);
+}
+
+static int run_pp_reply_xproc(struct bench_run *r)
+{
+	return run_pp_reply(r, 1);
+}
+
 /* ---- raw-xproc: the protocol's floor, by hand ------------------------------ */
 
 #define RAW_RING_BYTES (PP_SLOTS * 2 * sizeof(int64_t))
@@ -1090,6 +1234,31 @@ static int peer_echo(const char *base, int fd)
 	return peer_say(fd, &m) == 0 ? 0 : 1;
 }
 
+/* reply-echo: run the reply stage "echo" of the graph @p name. */
+static int peer_reply(const char *name, int fd)
+{
+	const baton_attach_opts_t ao = { .ready_timeout_ns = 10000000000ull };
+	int64_t *handled = bench_alloc_line(sizeof(*handled));
+	struct peer_msg m = { .status = PEER_READY };
+	baton_graph_t *g;
+	int rc;
+
+	*handled = 0;
+	if (baton_graph_attach(&g, name, &ao) != 0)
+		return peer_fail(fd, "reply-echo", "attach", baton_errmsg());
+	if (baton_graph_bind(g, "echo", &(baton_handler_t){ .ctx = handled, .on_event = answer }) !=
+	    0)
+		return peer_fail(fd, "reply-echo", "bind", baton_errmsg());
+	peer_say(fd, &m);
+	rc = baton_graph_join(g);
+	baton_graph_destroy(g);
+	if (rc != 0)
+		return peer_fail(fd, "reply-echo", "join", baton_errmsg());
+	m = (struct peer_msg){ .count = *handled };
+	free(handled);
+	return peer_say(fd, &m) == 0 ? 0 : 1;
+}
+
 /* raw-echo: echo @p n pings of the rings in the shared object @p name. */
 static int peer_raw(const char *name, int64_t n, int fd)
 {
@@ -1185,6 +1354,8 @@ static int peer_main(int argc, char **argv)
 		return peer_sum(addr, n, fd);
 	if (strcmp(role, "echo") == 0)
 		return peer_echo(addr, fd);
+	if (strcmp(role, "reply-echo") == 0)
+		return peer_reply(addr, fd);
 	if (strcmp(role, "raw-echo") == 0)
 		return peer_raw(addr, n, fd);
 #if HAVE_ZMQ
@@ -1205,6 +1376,8 @@ static const struct bench_impl uni_impls[] = {
 static const struct bench_impl pp_impls[] = {
 	{ "baton-shm", NULL, run_pp_shm, NULL },
 	{ "baton-xproc", NULL, run_pp_xproc, NULL },
+	{ "baton-reply-shm", NULL, run_pp_reply_shm, NULL },
+	{ "baton-reply-xproc", NULL, run_pp_reply_xproc, NULL },
 	{ "raw-xproc", "busy-spin", run_pp_raw, NULL },
 	{ "zmq-ipc", "block", ZMQ_PP_RUN, ZMQ_MISSING },
 };
@@ -1217,7 +1390,7 @@ static const struct bench_test tests[] = {
 	{ "pingpong-crossproc", "pingpong RTT across processes",
 	  "one event in flight through two shared rings of 1024, the echo in another process, "
 	  "every round trip timed",
-	  2, 1, 10000000LL, 1000000LL, "busy-spin", "baton-shm", pp_impls, 4 },
+	  2, 1, 10000000LL, 1000000LL, "busy-spin", "baton-shm", pp_impls, 6 },
 };
 
 int main(int argc, char **argv)

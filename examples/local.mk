@@ -28,3 +28,6 @@ examples_crossproc_LDADD = lib/libbaton.la
 # again (one process per stage) through /proc/self/exe.
 examples_crossproc_LDFLAGS = -no-install
 TESTS += examples/crossproc
+noinst_PROGRAMS += examples/request_reply
+examples_request_reply_LDADD = lib/libbaton.la
+TESTS += examples/request_reply

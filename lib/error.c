@@ -47,6 +47,8 @@ const char *baton_strerror(int64_t code)
 		return "graph closed (not started, draining or stopped)";
 	case BATON_EBUSY:
 		return "another process produces into this single-producer graph";
+	case BATON_ENOREPLY:
+		return "no reply will come for that sequence";
 	default:
 		break;
 	}

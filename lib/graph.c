@@ -12,8 +12,7 @@
 #include "cpus.h"
 #include "graph_internal.h"
 
-#define KNOWN_STAGE_FLAGS                                                                          \
-	(BATON_STAGE_POLLER | BATON_STAGE_PIN | BATON_STAGE_POLL_STAMPS | BATON_STAGE_PIN_NODE)
+#define KNOWN_STAGE_FLAGS BATON__STAGE_FLAGS
 
 static struct stage *find_stage(const baton_graph_t *g, const char *name)
 {
@@ -153,6 +152,16 @@ static int check_stage(const baton_graph_t *g, const baton_stage_opts_t *o,
 	if ((o->flags & BATON_STAGE_POLLER) && n > 1)
 		return baton__error(-EINVAL, "add stage \"%s\": a poller stage cannot be a pool",
 				    o->name);
+	if ((o->flags & BATON_STAGE_REPLY) && n > 1)
+		return baton__error(-EINVAL,
+				    "add stage \"%s\": a reply stage cannot be a pool (its events "
+				    "would be answered out of order)",
+				    o->name);
+	if (g->reply != NULL)
+		return baton__error(-EINVAL,
+				    "add stage \"%s\": stage \"%s\" answers requests "
+				    "(BATON_STAGE_REPLY), so it must stay the last stage",
+				    o->name, g->reply->name);
 	if ((o->flags & BATON_STAGE_PIN) && o->cpu + n > (uint32_t)CPU_SETSIZE)
 		return baton__error(-EINVAL, "add stage \"%s\": cpu %u out of range", o->name,
 				    o->cpu);
@@ -539,6 +548,8 @@ static int stopped_result(baton_graph_t *g, const char *what)
 	return 0;
 }
 
+static struct stage *not_upstream(const baton_graph_t *g, struct stage *st);
+
 int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 			  const baton_handler_t *handlers)
 {
@@ -581,6 +592,14 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 	/* A running graph: the stage joins at the cursor as a new last stage. */
 	for (i = 0; i < opts->n_after; i++)
 		st->deps[i] = find_stage(graph, st->after[i]);
+	if ((st->opts.flags & BATON_STAGE_REPLY) && not_upstream(graph, st) != NULL) {
+		rc = baton__error(-EINVAL,
+				  "add stage \"%s\": a reply stage must come after every other "
+				  "stage, and \"%s\" is not before it",
+				  st->name, not_upstream(graph, st)->name);
+		baton__stage_free(st);
+		return rc;
+	}
 	rc = baton__stage_barrier(graph, st);
 	if (rc == 0)
 		rc = stage_gate(graph, st, 1);
@@ -604,6 +623,8 @@ int baton_graph_add_stage(baton_graph_t *graph, const baton_stage_opts_t *opts,
 	pthread_mutex_lock(&graph->lock);
 	graph->stages[graph->nstages++] = st;
 	pthread_mutex_unlock(&graph->lock);
+	if (st->opts.flags & BATON_STAGE_REPLY)
+		__atomic_store_n(&graph->reply, st, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -663,6 +684,8 @@ int baton_graph_remove_stage(baton_graph_t *graph, const char *name)
 	baton__stage_stop(graph, st);
 	stage_ungate(graph, st);
 	unlist(graph, st);
+	if (graph->reply == st)
+		__atomic_store_n(&graph->reply, NULL, __ATOMIC_RELEASE);
 	/* Its threads are gone: unregister its waiters from upstream now. */
 	baton_barrier_destroy(st->barrier);
 	st->barrier = NULL;
@@ -699,6 +722,64 @@ static int find_cycle(struct stage *st, char *path, size_t len)
 	return 0;
 }
 
+/* The first stage of the graph, other than @p st, that @p st does not
+ * depend on (directly or through others), or NULL. Dependencies resolved. */
+static struct stage *not_upstream(const baton_graph_t *g, struct stage *st)
+{
+	struct stage *seen[BATON_GRAPH_MAX_STAGES + 1];
+	uint32_t n = 0, k, i, j;
+
+	seen[n++] = st;
+	for (k = 0; k < n; k++)
+		for (j = 0; j < seen[k]->opts.n_after; j++) {
+			struct stage *d = seen[k]->deps[j];
+			for (i = 0; i < n && seen[i] != d; i++)
+				;
+			if (i == n && n <= BATON_GRAPH_MAX_STAGES)
+				seen[n++] = d;
+		}
+	for (i = 0; i < g->nstages; i++) {
+		for (k = 0; k < n && seen[k] != g->stages[i]; k++)
+			;
+		if (k == n)
+			return g->stages[i];
+	}
+	return NULL;
+}
+
+/*
+ * A reply stage overwrites each slot's stamp once it has handled the event
+ * (BATON__REPLY_MARK), so no stage may still be waiting to read that stamp:
+ * every other stage must be upstream of it, and none may join later.
+ */
+int baton__reply_find(baton_graph_t *g, const char *what)
+{
+	struct stage *reply = NULL, *other;
+	uint32_t i;
+
+	for (i = 0; i < g->nstages; i++) {
+		struct stage *st = g->stages[i];
+		if (!(st->opts.flags & BATON_STAGE_REPLY))
+			continue;
+		if (reply != NULL)
+			return baton__error(-EINVAL,
+					    "%s: stages \"%s\" and \"%s\" both reply (one "
+					    "reply stage per graph)",
+					    what, reply->name, st->name);
+		if (st->nworkers != 1)
+			return baton__error(-EINVAL, "%s: reply stage \"%s\" is a pool", what,
+					    st->name);
+		reply = st;
+	}
+	if (reply != NULL && (other = not_upstream(g, reply)) != NULL)
+		return baton__error(-EINVAL,
+				    "%s: reply stage \"%s\" must come after every other stage, "
+				    "and \"%s\" is not before it",
+				    what, reply->name, other->name);
+	__atomic_store_n(&g->reply, reply, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static int resolve(baton_graph_t *g)
 {
 	char cycle[512];
@@ -719,7 +800,7 @@ static int resolve(baton_graph_t *g)
 	for (i = 0; i < g->nstages; i++)
 		if (find_cycle(g->stages[i], cycle, sizeof(cycle)))
 			return baton__error(-EINVAL, "graph start: dependency cycle: %s", cycle);
-	return 0;
+	return baton__reply_find(g, "graph start");
 }
 
 int baton_graph_start(baton_graph_t *graph)
@@ -975,6 +1056,91 @@ void baton_graph_publish_range(baton_graph_t *graph, int64_t lo, int64_t hi)
 {
 	baton_sequencer_publish_range(graph->seqr, lo, hi);
 	published(graph, hi - lo + 1);
+}
+
+/* ---- replies (BATON_STAGE_REPLY) ---- */
+
+struct reply_wait {
+	const baton_graph_t *g;
+	const struct stage *st;
+	const int64_t *stamp;
+	int64_t seq;
+	int gone; /* the reply can no longer come */
+};
+
+static int64_t poll_reply(void *ctx, baton_sequence_t **block_on)
+{
+	struct reply_wait *a = ctx;
+	/* A2: pairs with the reply stage's release store of the mark, which
+	 * follows its handler's writes to the event. */
+	int64_t v = baton__load_acquire(a->stamp);
+
+	*block_on = a->st->workers[0].seq; /* advanced after the marks */
+	if (v == BATON__REPLY_MARK(a->seq))
+		return a->seq;
+	/* A later publish took the slot (the reply was overwritten; the
+	 * stamp is a later sequence, or that one's reply mark), or the stage
+	 * stopped in this process without handling the request. */
+	if ((v < INT64_MIN / 2 ? v > BATON__REPLY_MARK(a->seq) : v > a->seq) ||
+	    (a->g->shm == NULL && !__atomic_load_n(&a->st->running, __ATOMIC_ACQUIRE))) {
+		a->gone = 1;
+		return a->seq;
+	}
+	return a->seq - 1;
+}
+
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int64_t baton_graph_await_reply(baton_graph_t *graph, int64_t seq)
+{
+	const uint32_t *alert;
+	struct reply_wait a;
+	baton_wait_t w;
+	uint64_t deadline = 0;
+	int64_t v;
+
+	if (BATON_UNLIKELY(graph == NULL || seq < 0))
+		return BATON_ENOREPLY;
+	a.st = __atomic_load_n(&graph->reply, __ATOMIC_ACQUIRE);
+	if (a.st == NULL)
+		return BATON_ENOREPLY;
+	a.stamp = baton__stamp(graph->ring->slots, graph->ring->mask, graph->ring->stride, seq);
+	if (baton__load_acquire(a.stamp) == BATON__REPLY_MARK(seq)) /* A2 */
+		return seq;
+	/* Not published (single producer) or not claimed (multi-producer). */
+	if (seq > baton_sequence_get(&graph->seqr->state->cursor))
+		return BATON_ENOREPLY;
+	a.g = graph;
+	a.seq = seq;
+	a.gone = 0;
+	alert = &graph->seqr->state->alert;
+	w = graph->seqr->wait;
+	if (graph->shm != NULL) {
+		/* In slices, looking for a dead reply stage in between. */
+		if (w.timeout_ns != 0)
+			deadline = clock_ns() + w.timeout_ns;
+		w.timeout_ns = BATON__SHM_CHECK_NS;
+	}
+	for (;;) {
+		v = baton__wait(&w, alert, seq, poll_reply, &a);
+		if (v == BATON_ETIMEDOUT && graph->shm != NULL) {
+			if (deadline != 0 && clock_ns() >= deadline)
+				return BATON_ETIMEDOUT;
+			if (baton__shm_reply_lost(graph, a.st))
+				return BATON_ENOREPLY;
+			continue;
+		}
+		if (v == seq && a.gone)
+			return __atomic_load_n(alert, __ATOMIC_ACQUIRE) ? BATON_EALERTED
+									: BATON_ENOREPLY;
+		return v;
+	}
 }
 
 static int64_t publish_events(baton_graph_t *g, int64_t n, baton_translate_fn fill, void *ctx,

@@ -105,6 +105,7 @@ struct baton_graph {
 	uint32_t start_pending; /* threads that have not reported on_start */
 	int start_failed;
 
+	struct stage *reply;   /* the BATON_STAGE_REPLY stage, or NULL */
 	char fail_msg[256];    /* why a start failed */
 	struct stage *removed; /* stages removed while running */
 	struct gshared own_sh;
@@ -136,12 +137,32 @@ uint64_t baton__shm_deaths(const struct stage *st, int32_t *pid);
  * whether any live process has claims in flight. */
 uint64_t *baton__shm_inflight_word(baton_graph_t *g);
 int baton__shm_inflight(baton_graph_t *g);
+/* How often a producer waiting for room or for a reply in a shared graph
+ * looks for dead stages. */
+#define BATON__SHM_CHECK_NS 10000000ull
+/* A reply waiter's look for dead stages: whether the reply stage @p st is
+ * now detached (its process died under BATON_ON_DEATH_DETACH). */
+int baton__shm_reply_lost(baton_graph_t *g, const struct stage *st);
 /* Graph claims in a shared graph, with liveness checks while waiting. */
 int64_t baton__shm_claim(baton_graph_t *g, int64_t n, int wait);
 /* The redelivery range of a worker resuming in a shared graph. */
 void baton__shm_redeliver(struct worker *w);
 
+/* The stage flags this version knows. */
+#define BATON__STAGE_FLAGS                                                                         \
+	(BATON_STAGE_POLLER | BATON_STAGE_PIN | BATON_STAGE_POLL_STAMPS | BATON_STAGE_PIN_NODE |   \
+	 BATON_STAGE_REPLY)
+
+/* The stamp a reply stage leaves in the slot of @p seq once its handler has
+ * returned: below every sequence and every initial stamp, and distinct for
+ * every sequence, so that no lap can mistake it. */
+#define BATON__REPLY_MARK(seq) (INT64_MIN + (seq))
+
 /* graph.c, for graph_shm.c */
+/* Check the reply stage of a graph whose dependencies are resolved (at
+ * most one, a single worker, after every other stage) and point g->reply
+ * at it. @p what begins the error message. */
+int baton__reply_find(baton_graph_t *g, const char *what);
 int baton__stage_new(baton_graph_t *g, const baton_stage_opts_t *o, const baton_handler_t *h,
 		     uint32_t n, struct stage **out);
 void baton__stage_free(struct stage *st);

@@ -35,8 +35,8 @@ enum { SEC_GRAPH = 1, SEC_STAGES, SEC_RECORDS, SEC_SEQUENCER, SEC_PRODUCERS, SEC
  * that producer's: no live producer takes so long between claim and publish
  * (see doc/shm-layout.md, "Producers that die"). */
 #define HOLE_NS 100000000ull
-/* A producer waiting for room looks for dead stages this often. */
-#define CHECK_NS 10000000ull
+/* A producer waiting for room (or a reply) looks for dead stages this often. */
+#define CHECK_NS BATON__SHM_CHECK_NS
 
 #define NO_RECORD UINT32_MAX
 
@@ -447,6 +447,9 @@ static int build_stages(baton_graph_t *g)
 			return baton__error(-EINVAL, "stage \"%s\": bad worker records", r->name);
 		if ((rc = baton_wait_validate(&r->wait)) != 0)
 			return baton__error(rc, "stage \"%s\": %s", r->name, baton_errmsg());
+		if (r->flags & ~(uint32_t)BATON__STAGE_FLAGS)
+			return baton__error(-EINVAL, "stage \"%s\": unknown flags 0x%x", r->name,
+					    r->flags & ~(uint32_t)BATON__STAGE_FLAGS);
 	}
 	for (i = 0; i < n; i++) {
 		struct stage_rec *r = &v->srec[i];
@@ -478,6 +481,9 @@ static int build_stages(baton_graph_t *g)
 	for (i = 0; i < n; i++)
 		for (j = 0; j < g->stages[i]->opts.n_after; j++)
 			g->stages[i]->deps[j] = g->stages[g->stages[i]->rec->after[j]];
+	rc = baton__reply_find(g, "topology");
+	if (rc != 0)
+		return rc;
 	for (i = 0; i < n; i++) {
 		rc = baton__stage_barrier(g, g->stages[i]);
 		if (rc != 0)
@@ -755,6 +761,14 @@ static int producer_died(struct shm_view *v, int32_t *pid)
  * to publish (HOLE_NS), is filled: each sequence of it still unpublished
  * gets a zeroed event and its stamp, so the consumers go on.
  */
+/* A reply stage's mark also says the slot was published (and answered). */
+static int published_or_answered(const baton_ring_t *r, int64_t s)
+{
+	int64_t stamp = baton_ring_stamp(r, s);
+
+	return stamp == s || stamp == BATON__REPLY_MARK(s);
+}
+
 static int check_holes(baton_graph_t *g)
 {
 	struct shm_view *v = g->shm;
@@ -775,7 +789,7 @@ static int check_holes(baton_graph_t *g)
 	if (lo == INT64_MAX)
 		return 0;
 	for (s = lo + 1; s <= cursor; s++)
-		if (!baton_ring_is_published(g->ring, s))
+		if (!published_or_answered(g->ring, s))
 			break;
 	if (s > cursor) {
 		v->hole_since = 0;
@@ -791,7 +805,7 @@ static int check_holes(baton_graph_t *g)
 	if (now - v->hole_since < HOLE_NS || !producer_died(v, &pid))
 		return 0;
 	for (s = v->hole_lo; s <= v->hole_hi; s++) {
-		if (baton_ring_is_published(g->ring, s))
+		if (published_or_answered(g->ring, s))
 			continue;
 		memset(baton_ring_get(g->ring, s), 0, g->ring->event_size);
 		/* R2 (as a publish): the zeroed event before its stamp. */
@@ -942,6 +956,13 @@ int64_t baton__shm_claim(baton_graph_t *g, int64_t n, int wait)
 		if (hi == BATON_ETIMEDOUT)
 			baton__shm_check(g);
 	}
+}
+
+int baton__shm_reply_lost(baton_graph_t *g, const struct stage *st)
+{
+	if (!g->shm->rdonly)
+		baton__shm_check(g);
+	return baton__shm_detached(st);
 }
 
 int baton_graph_bind(baton_graph_t *graph, const char *name, const baton_handler_t *handlers)

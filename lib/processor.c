@@ -59,6 +59,19 @@ static int skip_error(struct worker *w, int64_t seq, void *event, int error)
 }
 
 /*
+ * A reply stage: lo .. hi are answered. Each slot's stamp becomes the reply
+ * mark, after the handler's writes to the event (release) and before the
+ * stage's position passes it, so that no publish can have taken the slot.
+ * No stage reads these stamps any more: all are upstream of this one.
+ */
+static void mark_replied(const baton_ring_t *r, int64_t lo, int64_t hi)
+{
+	for (; lo <= hi; lo++)
+		baton__store_release(baton__stamp(r->slots, r->mask, r->stride, lo),
+				     BATON__REPLY_MARK(lo));
+}
+
+/*
  * Handle lo .. hi (all available) with the worker's handler and advance its
  * sequence past them. Returns 0, or -1 when an error halted the graph (the
  * sequence then stays before the failed event). Inlined into its two
@@ -69,6 +82,7 @@ static inline __attribute__((always_inline)) int64_t stage_handle(struct worker 
 {
 	const baton_ring_t *r = w->stage->graph->ring;
 	const baton_handler_t *h = &w->h;
+	const int reply = (w->stage->opts.flags & BATON_STAGE_REPLY) != 0;
 	int64_t s;
 	int rc;
 
@@ -97,6 +111,8 @@ static inline __attribute__((always_inline)) int64_t stage_handle(struct worker 
 				baton_sequence_advance(w->seq, s - 1);
 				return -1;
 			}
+			if (BATON_UNLIKELY(reply))
+				mark_replied(r, s, s + span.count - 1);
 			COUNT(w->c->events, (uint64_t)span.count);
 			s += span.count;
 		}
@@ -109,6 +125,8 @@ static inline __attribute__((always_inline)) int64_t stage_handle(struct worker 
 				baton_sequence_advance(w->seq, s - 1);
 				return -1;
 			}
+			if (BATON_UNLIKELY(reply))
+				mark_replied(r, s, s);
 		}
 		COUNT(w->c->events, (uint64_t)(hi - lo + 1));
 	}

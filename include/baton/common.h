@@ -68,6 +68,10 @@ extern "C" {
 /** A graph claim refused because another live process is the producer of
  * a single-producer shared graph. */
 #define BATON_EBUSY ((int64_t)-4102)
+/** baton_graph_await_reply(): no reply will come for that sequence (no
+ * reply stage, a sequence never claimed, a slot the ring has wrapped onto
+ * since, or a reply stage that stopped or was detached first). */
+#define BATON_ENOREPLY ((int64_t)-4103)
 /** @} */
 
 /** True when a value returned by a hot-path call is a sentinel. */

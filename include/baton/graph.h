@@ -111,6 +111,23 @@ typedef struct baton_graph_opts {
  * created the graph). The thread may run on any of the node's CPUs that
  * this process may use. Without NUMA support the machine is one node. */
 #define BATON_STAGE_PIN_NODE 0x8u
+/**
+ * The stage answers requests in place: its handler writes the answer into
+ * the event, and once the handler has returned for an event the stage
+ * overwrites the slot's publish stamp with a reply mark, which the event's
+ * producer waits for with baton_graph_await_reply(). The request and its
+ * answer then cross between the cores in the slot's one cache line, where
+ * a second ring back would take a second line (see doc/design.md).
+ *
+ * No stage may read the stamp after that: the reply stage must come after
+ * every other stage of the graph (depend on each, directly or through
+ * others), there is one per graph, it is not a pool, and no stage can be
+ * added once it runs (baton_graph_start() and baton_graph_add_stage()
+ * refuse with -EINVAL, naming the stage that breaks the rule). Once
+ * answered, a slot reads as unpublished (baton_ring_is_published()) until
+ * the ring wraps onto it.
+ */
+#define BATON_STAGE_REPLY 0x10u
 /** @} */
 
 /** Options of one stage. Zero-initialisable except for `name`. */
@@ -287,6 +304,34 @@ BATON_API int64_t baton_graph_try_publish_event(baton_graph_t *graph, baton_tran
 /** As baton_graph_publish_events() but never waits: BATON_EFULL. */
 BATON_API int64_t baton_graph_try_publish_events(baton_graph_t *graph, int64_t n,
 						 baton_translate_fn fill, void *ctx);
+
+/**
+ * Wait until the graph's reply stage (BATON_STAGE_REPLY) has handled the
+ * published event @p seq, then read the answer from baton_graph_event():
+ *
+ *     int64_t s = baton_graph_claim(g);
+ *     ((struct req *)baton_graph_event(g, s))->x = 42;
+ *     baton_graph_publish(g, s);
+ *     if (baton_graph_await_reply(g, s) == s)
+ *             use(((struct req *)baton_graph_event(g, s))->answer);
+ *
+ * Waits as the graph's producers wait for room (producer_wait: its kind,
+ * and its timeout). The answer stays in the slot until the ring wraps onto
+ * it: read it before claiming a capacity's worth of events more. In a
+ * shared graph the waiter looks for dead stages every 10 ms, as producers
+ * do: under BATON_ON_DEATH_WAIT it waits for the restarted reply stage,
+ * which answers again whatever its predecessor left unanswered.
+ *
+ * @return @p seq; BATON_EALERTED when the graph halted first;
+ *         BATON_ETIMEDOUT after producer_wait.timeout_ns; BATON_ENOREPLY
+ *         when the graph has no reply stage, @p seq is negative or not yet
+ *         published (single producer) or claimed (multi-producer), the ring
+ *         has wrapped onto its slot since (the answer is gone), the reply
+ *         stage was removed or stopped without handling it, or, in a shared
+ *         graph, its process died and the stage was detached.
+ * Thread safety: any thread; a hot-path call (sets no message).
+ */
+BATON_API int64_t baton_graph_await_reply(baton_graph_t *graph, int64_t seq);
 /** @} */
 
 /**

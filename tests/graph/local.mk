@@ -1,12 +1,17 @@
 # SPDX-License-Identifier: MIT
 # Handler graphs: the builder, lifecycle, callbacks and policies (test_graph),
-# and every topology under every wait strategy (test_graph_topologies).
-check_PROGRAMS += tests/graph/test_graph tests/graph/test_graph_topologies
-TESTS += tests/graph/test_graph tests/graph/test_graph_topologies
+# every topology under every wait strategy (test_graph_topologies), and
+# reply stages (test_reply).
+check_PROGRAMS += tests/graph/test_graph tests/graph/test_graph_topologies tests/graph/test_reply
+TESTS += tests/graph/test_graph tests/graph/test_graph_topologies tests/graph/test_reply
 
 tests_graph_test_graph_SOURCES = tests/graph/test_graph.c
 tests_graph_test_graph_CFLAGS = $(TEST_CFLAGS)
 tests_graph_test_graph_LDADD = $(TEST_LIBS)
+
+tests_graph_test_reply_SOURCES = tests/graph/test_reply.c
+tests_graph_test_reply_CFLAGS = $(TEST_CFLAGS)
+tests_graph_test_reply_LDADD = $(TEST_LIBS)
 
 tests_graph_test_graph_topologies_SOURCES = tests/graph/test_graph_topologies.c
 tests_graph_test_graph_topologies_CFLAGS = $(TEST_CFLAGS)
