@@ -7,7 +7,9 @@
  *       worker pool: all its workers), and append to LOG one line per
  *       event ("e SEQ VALUE") and per redelivery announcement ("r FIRST
  *       LAST"); with DELAY_EVERY, each worker sleeps 50 us every
- *       DELAY_EVERY events (so a kill lands mid-stream).
+ *       DELAY_EVERY events (so a kill lands mid-stream). Events of 16
+ *       bytes or more get an answer after the value: value * 3 + 1 (for
+ *       reply stages).
  *   shm_peer produce NAME ID COUNT
  *       attach and publish COUNT events with value ID << 32 | i.
  *   shm_peer abandon NAME
@@ -32,6 +34,7 @@
 struct peer {
 	FILE *log;
 	int64_t n, delay_every;
+	uint32_t event_size;
 };
 
 static int on_event(void *ctx, void *ev, int64_t seq, int end)
@@ -39,6 +42,8 @@ static int on_event(void *ctx, void *ev, int64_t seq, int end)
 	struct peer *p = ctx;
 	(void)end;
 	fprintf(p->log, "e %" PRId64 " %" PRId64 "\n", seq, *(int64_t *)ev);
+	if (p->event_size >= 2 * sizeof(int64_t))
+		((int64_t *)ev)[1] = ((int64_t *)ev)[0] * 3 + 1;
 	/* Each line reaches the file before the stage commits the batch. */
 	fflush(p->log);
 	if (p->delay_every > 0 && ++p->n % p->delay_every == 0) {
@@ -85,6 +90,7 @@ int main(int argc, char **argv)
 		for (i = 0; i < c.workers; i++) {
 			p[i].log = log;
 			p[i].delay_every = argc > 5 ? strtoll(argv[5], NULL, 10) : 0;
+			p[i].event_size = baton_graph_ring(g)->event_size;
 			h[i].ctx = &p[i];
 			h[i].on_event = on_event;
 			h[i].on_redeliver = on_redeliver;

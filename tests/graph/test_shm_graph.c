@@ -786,6 +786,114 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* ---- reply stages across processes ---- */
+
+/* A graph of one reply stage @p so, events of two int64 (the request, the
+ * answer the peer writes), producers waiting with @p kind. */
+static baton_graph_t *create_reply(baton_stage_opts_t *so, uint32_t kind)
+{
+	baton_graph_opts_t go = { .capacity = 64, .event_size = 16 };
+	baton_graph_t *g;
+
+	deaths_told = 0;
+	so->flags |= BATON_STAGE_REPLY;
+	go.on_death = on_death;
+	go.shm_name = name;
+	go.producer_wait.kind = kind;
+	ck_assert_msg(baton_graph_create(&g, &go) == 0, "%s", baton_errmsg());
+	ck_assert_msg(baton_graph_add_stage(g, so, NULL) == 0, "%s", baton_errmsg());
+	ck_assert_msg(baton_graph_start(g) == 0, "%s", baton_errmsg());
+	return g;
+}
+
+static int64_t ask(baton_graph_t *g)
+{
+	int64_t s = baton_graph_claim(g);
+
+	ck_assert_msg(!BATON_IS_ERROR(s), "claim: %s", baton_strerror(s));
+	*(int64_t *)baton_graph_event(g, s) = s;
+	baton_graph_publish(g, s);
+	return s;
+}
+
+static void check_answer(baton_graph_t *g, int64_t s)
+{
+	int64_t got = baton_graph_await_reply(g, s);
+
+	ck_assert_msg(got == s, "await %" PRId64 ": %s", s, baton_strerror(got));
+	ck_assert_int_eq(((int64_t *)baton_graph_event(g, s))[1], 3 * s + 1);
+}
+
+/* Requests answered by a reply stage in another program, every wait kind
+ * (the stage's and the waiter's). */
+START_TEST(reply_across_processes)
+{
+	baton_stage_opts_t so = { .name = "r", .wait = { .kind = (uint32_t)_i } };
+	baton_graph_t *g = create_reply(&so, (uint32_t)_i);
+	const int64_t n = 2000;
+	pid_t pid = spawn("stage", name, "r", log_a, NULL);
+	int64_t i;
+
+	for (i = 0; i < n; i++)
+		check_answer(g, ask(g));
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s (%s)", baton_errmsg(), kinds[_i]);
+	reap_ok(pid);
+	baton_graph_destroy(g);
+	check_all_once(log_a, n);
+}
+END_TEST
+
+/* The reply stage's program killed with a request outstanding: under the
+ * wait policy the waiter is answered by the restarted program; under
+ * detach, it is told that no answer will come. */
+START_TEST(reply_kill)
+{
+	baton_stage_opts_t so = { .name = "r", .max_batch = 8 };
+	int64_t rounds = test_scale() > 1 ? test_scale() : 3, r, i, s, k;
+	baton_stage_counters_t c;
+	baton_graph_t *g;
+	pid_t pid;
+	int st;
+
+	for (r = 0; r < rounds; r++) {
+		setup();
+		so.on_death = BATON_ON_DEATH_WAIT;
+		g = create_reply(&so, BATON_WAIT_YIELD);
+		pid = spawn("stage", name, "r", log_a, "7");
+		k = 50 + (int64_t)(test_now_ns() % 200);
+		for (i = 0; i < k; i++)
+			check_answer(g, ask(g));
+		s = ask(g);
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		pid = spawn("stage", name, "r", log_b, "7");
+		check_answer(g, s);
+		for (i = 0; i < 100; i++)
+			check_answer(g, ask(g));
+		ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+		reap_ok(pid);
+		ck_assert_int_eq(baton_graph_stage_counters(g, "r", &c), 0);
+		ck_assert_uint_eq(c.deaths, 1);
+		baton_graph_destroy(g);
+		teardown();
+	}
+
+	setup();
+	so.on_death = BATON_ON_DEATH_DETACH;
+	g = create_reply(&so, BATON_WAIT_BLOCK);
+	pid = spawn("stage", name, "r", log_a, NULL);
+	check_answer(g, ask(g));
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	/* Asked after the death: nobody answers, and the waiter finds out. */
+	ck_assert_int_eq(baton_graph_await_reply(g, ask(g)), BATON_ENOREPLY);
+	ck_assert_int_eq(deaths_told, 1);
+	ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+	baton_graph_destroy(g);
+	teardown();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("shm_graph");
@@ -806,6 +914,7 @@ int main(void)
 	tcase_add_test(tc, file_backed_persists);
 	tcase_add_test(tc, single_producer_restart);
 	tcase_add_loop_test(tc, pool_across_processes, 0, 5);
+	tcase_add_loop_test(tc, reply_across_processes, 0, 5);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kill");
 	tcase_add_unchecked_fixture(tc, NULL, remove_leftovers);
@@ -813,6 +922,7 @@ int main(void)
 	tcase_add_test(tc, kill_and_restart);
 	tcase_add_test(tc, pool_kill_and_restart);
 	tcase_add_test(tc, bind_race);
+	tcase_add_test(tc, reply_kill);
 	suite_add_tcase(s, tc);
 	return test_run_suite(s);
 }
