@@ -1068,6 +1068,16 @@ struct reply_wait {
 	int gone; /* the reply can no longer come */
 };
 
+/* Whether a stamp @p v other than the reply mark says that the reply will
+ * not come: a later publish took the slot (the reply was overwritten; the
+ * stamp is a later sequence, or that one's reply mark), or the stage
+ * stopped in this process without handling the request. */
+static int reply_gone(const struct reply_wait *a, int64_t v)
+{
+	return (v < INT64_MIN / 2 ? v > BATON__REPLY_MARK(a->seq) : v > a->seq) ||
+	       (a->g->shm == NULL && !__atomic_load_n(&a->st->running, __ATOMIC_ACQUIRE));
+}
+
 static int64_t poll_reply(void *ctx, baton_sequence_t **block_on)
 {
 	struct reply_wait *a = ctx;
@@ -1078,11 +1088,7 @@ static int64_t poll_reply(void *ctx, baton_sequence_t **block_on)
 	*block_on = a->st->workers[0].seq; /* advanced after the marks */
 	if (v == BATON__REPLY_MARK(a->seq))
 		return a->seq;
-	/* A later publish took the slot (the reply was overwritten; the
-	 * stamp is a later sequence, or that one's reply mark), or the stage
-	 * stopped in this process without handling the request. */
-	if ((v < INT64_MIN / 2 ? v > BATON__REPLY_MARK(a->seq) : v > a->seq) ||
-	    (a->g->shm == NULL && !__atomic_load_n(&a->st->running, __ATOMIC_ACQUIRE))) {
+	if (reply_gone(a, v)) {
 		a->gone = 1;
 		return a->seq;
 	}

@@ -329,7 +329,7 @@ START_TEST(test_reply_enoreply)
 END_TEST
 
 /* A handler error: skipped, the request counts as answered; halting, the
- * waiter is alerted. */
+ * waiter is alerted (yielding, and busy-spinning). */
 START_TEST(test_reply_errors)
 {
 	struct side l, r;
@@ -337,7 +337,7 @@ START_TEST(test_reply_errors)
 	baton_graph_t *g;
 	int64_t s, i;
 
-	g = diamond(BATON_WAIT_YIELD, &l, &r, &an, 0);
+	g = diamond(_i == 0 ? BATON_WAIT_YIELD : BATON_WAIT_BUSY_SPIN, &l, &r, &an, 0);
 	an.fail_at = 3;
 	ck_assert_int_eq(baton_graph_start(g), 0);
 	for (i = 0; i < 3; i++)
@@ -455,7 +455,7 @@ static Suite *reply_suite(void)
 	tcase_add_test(tc, test_reply_poller);
 	tcase_add_test(tc, test_reply_refusals);
 	tcase_add_test(tc, test_reply_enoreply);
-	tcase_add_test(tc, test_reply_errors);
+	tcase_add_loop_test(tc, test_reply_errors, 0, 2);
 	tcase_add_test(tc, test_reply_block_wakes);
 	tcase_set_timeout(tc, test_timeout(30));
 	suite_add_tcase(s, tc);

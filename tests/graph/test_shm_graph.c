@@ -878,19 +878,23 @@ START_TEST(reply_kill)
 		teardown();
 	}
 
-	setup();
-	so.on_death = BATON_ON_DEATH_DETACH;
-	g = create_reply(&so, BATON_WAIT_BLOCK);
-	pid = spawn("stage", name, "r", log_a, NULL);
-	check_answer(g, ask(g));
-	kill(pid, SIGKILL);
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	/* Asked after the death: nobody answers, and the waiter finds out. */
-	ck_assert_int_eq(baton_graph_await_reply(g, ask(g)), BATON_ENOREPLY);
-	ck_assert_int_eq(deaths_told, 1);
-	ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
-	baton_graph_destroy(g);
-	teardown();
+	/* Blocking, and busy-spinning (which reads the clock on its own). */
+	for (r = 0; r < 2; r++) {
+		setup();
+		so.on_death = BATON_ON_DEATH_DETACH;
+		g = create_reply(&so, r == 0 ? BATON_WAIT_BLOCK : BATON_WAIT_BUSY_SPIN);
+		pid = spawn("stage", name, "r", log_a, NULL);
+		check_answer(g, ask(g));
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		/* Asked after the death: nobody answers, and the waiter finds
+		 * out. */
+		ck_assert_int_eq(baton_graph_await_reply(g, ask(g)), BATON_ENOREPLY);
+		ck_assert_int_eq(deaths_told, 1);
+		ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+		baton_graph_destroy(g);
+		teardown();
+	}
 }
 END_TEST
 
