@@ -1065,17 +1065,36 @@ struct reply_wait {
 	const struct stage *st;
 	const int64_t *stamp;
 	int64_t seq;
+	uint32_t polls;
 	int gone; /* the reply can no longer come */
 };
 
-/* Whether a stamp @p v other than the reply mark says that the reply will
+/*
+ * Whether the reply stage went past seq without answering it (a shared
+ * graph's stage detached, its position INT64_MAX, or rebound at the
+ * cursor): its position is at or past seq and the slot has no mark.
+ */
+static int reply_skipped(const struct reply_wait *a)
+{
+	/* A1, then A2: the stage marks before it advances (release), so a
+	 * position past seq read first means any mark is visible now. */
+	return baton_sequence_get(a->st->workers[0].seq) >= a->seq &&
+	       baton__load_acquire(a->stamp) != BATON__REPLY_MARK(a->seq);
+}
+
+/*
+ * Whether a stamp @p v other than the reply mark says that the reply will
  * not come: a later publish took the slot (the reply was overwritten; the
  * stamp is a later sequence, or that one's reply mark), or the stage
- * stopped in this process without handling the request. */
-static int reply_gone(const struct reply_wait *a, int64_t v)
+ * stopped in this process without handling the request. Every 256th look
+ * it also asks reply_skipped() (not every look: the position's line moves
+ * with each answer).
+ */
+static int reply_gone(struct reply_wait *a, int64_t v)
 {
 	return (v < INT64_MIN / 2 ? v > BATON__REPLY_MARK(a->seq) : v > a->seq) ||
-	       (a->g->shm == NULL && !__atomic_load_n(&a->st->running, __ATOMIC_ACQUIRE));
+	       (a->g->shm == NULL && !__atomic_load_n(&a->st->running, __ATOMIC_ACQUIRE)) ||
+	       ((++a->polls & 255) == 0 && reply_skipped(a));
 }
 
 static int64_t poll_reply(void *ctx, baton_sequence_t **block_on)
@@ -1124,6 +1143,7 @@ int64_t baton_graph_await_reply(baton_graph_t *graph, int64_t seq)
 		return BATON_ENOREPLY;
 	a.g = graph;
 	a.seq = seq;
+	a.polls = 0;
 	a.gone = 0;
 	alert = &graph->seqr->state->alert;
 	w = graph->seqr->wait;
@@ -1138,7 +1158,7 @@ int64_t baton_graph_await_reply(baton_graph_t *graph, int64_t seq)
 		if (v == BATON_ETIMEDOUT && graph->shm != NULL) {
 			if (deadline != 0 && clock_ns() >= deadline)
 				return BATON_ETIMEDOUT;
-			if (baton__shm_reply_lost(graph, a.st))
+			if (baton__shm_reply_lost(graph, a.st) || reply_skipped(&a))
 				return BATON_ENOREPLY;
 			continue;
 		}

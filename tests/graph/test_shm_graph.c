@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -891,7 +892,19 @@ START_TEST(reply_kill)
 		 * out. */
 		ck_assert_int_eq(baton_graph_await_reply(g, ask(g)), BATON_ENOREPLY);
 		ck_assert_int_eq(deaths_told, 1);
+		/* Asked while detached, then a new program binds: it joins at
+		 * the cursor, past that request, which gets no answer; the
+		 * next one does. */
+		s = ask(g);
+		pid = spawn("stage", name, "r", log_b, NULL);
+		do {
+			ck_assert_int_eq(baton_graph_stage_counters(g, "r", &c), 0);
+			sched_yield();
+		} while (c.pid != pid);
+		ck_assert_int_eq(baton_graph_await_reply(g, s), BATON_ENOREPLY);
+		check_answer(g, ask(g));
 		ck_assert_msg(baton_graph_drain(g) == 0, "%s", baton_errmsg());
+		reap_ok(pid);
 		baton_graph_destroy(g);
 		teardown();
 	}
