@@ -328,7 +328,8 @@ BATON_API int64_t baton_graph_try_publish_events(baton_graph_t *graph, int64_t n
  *         published (single producer) or claimed (multi-producer), the ring
  *         has wrapped onto its slot since (the answer is gone), the reply
  *         stage was removed or stopped without handling it, or, in a shared
- *         graph, its process died and the stage was detached.
+ *         graph, its process died and the stage was detached (or was bound
+ *         again since, joining at the cursor, past @p seq).
  * Thread safety: any thread; a hot-path call (sets no message).
  */
 BATON_API int64_t baton_graph_await_reply(baton_graph_t *graph, int64_t seq);
