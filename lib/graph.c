@@ -1151,7 +1151,8 @@ int64_t baton_graph_await_reply(baton_graph_t *graph, int64_t seq)
 		/* In slices, looking for a dead reply stage in between. */
 		if (w.timeout_ns != 0)
 			deadline = clock_ns() + w.timeout_ns;
-		w.timeout_ns = BATON__SHM_CHECK_NS;
+		if (w.timeout_ns == 0 || w.timeout_ns > BATON__SHM_CHECK_NS)
+			w.timeout_ns = BATON__SHM_CHECK_NS;
 	}
 	for (;;) {
 		v = baton__wait(&w, alert, seq, poll_reply, &a);

@@ -754,13 +754,6 @@ static int producer_died(struct shm_view *v, int32_t *pid)
 	return 0;
 }
 
-/*
- * Multi-producer: a producer that died between claim and publish leaves a
- * hole below the cursor that nobody will fill. A hole that stays while a
- * producer of the graph is dead, for longer than any live producer takes
- * to publish (HOLE_NS), is filled: each sequence of it still unpublished
- * gets a zeroed event and its stamp, so the consumers go on.
- */
 /* A reply stage's mark also says the slot was published (and answered). */
 static int published_or_answered(const baton_ring_t *r, int64_t s)
 {
@@ -769,6 +762,13 @@ static int published_or_answered(const baton_ring_t *r, int64_t s)
 	return stamp == s || stamp == BATON__REPLY_MARK(s);
 }
 
+/*
+ * Multi-producer: a producer that died between claim and publish leaves a
+ * hole below the cursor that nobody will fill. A hole that stays while a
+ * producer of the graph is dead, for longer than any live producer takes
+ * to publish (HOLE_NS), is filled: each sequence of it still unpublished
+ * gets a zeroed event and its stamp, so the consumers go on.
+ */
 static int check_holes(baton_graph_t *g)
 {
 	struct shm_view *v = g->shm;

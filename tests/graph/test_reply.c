@@ -210,8 +210,9 @@ static baton_handler_t nop_handler(struct side *s)
 /* Topologies a reply stage cannot sit in, each refused naming why. */
 START_TEST(test_reply_refusals)
 {
-	struct side s = { .mul = 1 };
-	baton_handler_t h = nop_handler(&s), pool[2] = { h, h };
+	/* left writes a, right b: they run side by side. */
+	struct side s = { .mul = 1, .which = 0 }, s2 = { .mul = 1, .which = 1 };
+	baton_handler_t h = nop_handler(&s), hr = nop_handler(&s2), pool[2] = { h, h };
 	const char *left[] = { "left" }, *both[] = { "left", "right" };
 	baton_stage_opts_t lo = { .name = "left" }, ro = { .name = "right" };
 	baton_stage_opts_t reply = { .name = "reply", .flags = BATON_STAGE_REPLY };
@@ -229,7 +230,7 @@ START_TEST(test_reply_refusals)
 	reply.after = left;
 	reply.n_after = 1;
 	ck_assert_int_eq(baton_graph_add_stage(g, &lo, &h), 0);
-	ck_assert_int_eq(baton_graph_add_stage(g, &ro, &h), 0);
+	ck_assert_int_eq(baton_graph_add_stage(g, &ro, &hr), 0);
 	ck_assert_int_eq(baton_graph_add_stage(g, &reply, &h), 0);
 	ck_assert_int_eq(baton_graph_start(g), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(baton_errmsg(), "\"right\" is not before it"));
@@ -254,12 +255,12 @@ START_TEST(test_reply_refusals)
 	reply.n_after = 2;
 	ck_assert_int_eq(baton_graph_add_stage(g, &reply, &h), 0);
 	ck_assert_int_eq(baton_graph_add_stage(g, &lo, &h), 0);
-	ck_assert_int_eq(baton_graph_add_stage(g, &ro, &h), 0);
+	ck_assert_int_eq(baton_graph_add_stage(g, &ro, &hr), 0);
 	ck_assert_int_eq(baton_graph_start(g), 0);
 	ro.name = "late";
 	ro.after = (const char *const[]){ "reply" };
 	ro.n_after = 1;
-	ck_assert_int_eq(baton_graph_add_stage(g, &ro, &h), -EINVAL);
+	ck_assert_int_eq(baton_graph_add_stage(g, &ro, &hr), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(baton_errmsg(), "\"reply\" answers requests"));
 	ck_assert_int_eq(baton_graph_halt(g), 0);
 	baton_graph_destroy(g);
@@ -268,7 +269,7 @@ START_TEST(test_reply_refusals)
 	g = plain(16);
 	ro = (baton_stage_opts_t){ .name = "right" };
 	ck_assert_int_eq(baton_graph_add_stage(g, &lo, &h), 0);
-	ck_assert_int_eq(baton_graph_add_stage(g, &ro, &h), 0);
+	ck_assert_int_eq(baton_graph_add_stage(g, &ro, &hr), 0);
 	ck_assert_int_eq(baton_graph_start(g), 0);
 	reply.after = left;
 	reply.n_after = 1;
