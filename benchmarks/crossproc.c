@@ -60,6 +60,12 @@
  *                       costs; the difference from pingpong's raw row (one
  *                       word flipped between two threads) is what a second
  *                       cache line per round trip costs.
+ *   raw-reply-xproc     the floor of baton-reply-xproc, by hand: one ring of
+ *                       1024 slots of 4 int64 (stamp, request, answer,
+ *                       unused) in a shared mapping; the peer spins on the
+ *                       stamp, writes the answer and stores the stamp
+ *                       INT64_MIN + i (as a reply stage's mark), on which
+ *                       this process spins
  *   zmq-ipc             ZeroMQ PAIR <-> PAIR over ipc://, the echo in
  *                       another process
  *
@@ -72,8 +78,8 @@
  * CLOCK_MONOTONIC, which is the same clock in both processes.
  *
  * The peer is this program: "crossproc --peer ROLE ADDRESS N FD CPU"
- * (ROLE sum, echo, reply-echo, raw-echo, zmq-pull or zmq-pair), not meant
- * to be run by hand.
+ * (ROLE sum, echo, reply-echo, raw-echo, raw-reply, zmq-pull or zmq-pair),
+ * not meant to be run by hand.
  *
  * Roles: 0 the producer (the pinger), 1 the consumer (the ponger).
  */
@@ -707,9 +713,12 @@ static int run_pp_xproc(struct bench_run *r)
 
 /* ---- baton-reply: request and answer in one slot ------------------------------ */
 
-/* A request and its answer, in one slot. */
+/* A request and its answer, in one slot. 24 bytes, so that with the stamp
+ * a slot is 32 bytes and never straddles two cache lines (a 16-byte event
+ * would make 24-byte slots, a quarter of them split across two lines), as
+ * raw-reply-xproc's slots. */
 struct rr {
-	int64_t x, answer;
+	int64_t x, answer, unused;
 };
 
 /* The reply stage's handler (the echo), in whichever process runs it. */
@@ -909,10 +918,47 @@ static void raw_xpinger(void *arg)
 	}
 }
 
-static int run_pp_raw(struct bench_run *r)
+/* raw-reply-xproc: request and answer in one slot of 4 int64 (the stamp,
+ * the request, the answer, unused), the whole mapping one ring; the peer
+ * answers with the stamp INT64_MIN + i, as a reply stage marks. */
+static int64_t *raw_rslot(int64_t *ring, int64_t seq)
+{
+	return ring + 4 * ((uint64_t)seq & (PP_SLOTS - 1));
+}
+
+static void raw_rpinger(void *arg)
+{
+	struct rawpp *z = arg;
+	bench_hist_t *hist = z->r->hist;
+	uint64_t sent = bench_lat_ns(), now;
+	int64_t i;
+
+	for (i = 0; i < z->r->events; i++) {
+		int64_t *slot = raw_rslot(z->ping, i);
+
+		slot[1] = i;
+		__atomic_store_n(slot, i, __ATOMIC_RELEASE);
+		while (__atomic_load_n(slot, __ATOMIC_ACQUIRE) != INT64_MIN + i) {
+			if (__atomic_load_n(&z->stop, __ATOMIC_ACQUIRE)) {
+				z->failed = 1;
+				return;
+			}
+			bench_pause();
+		}
+		now = bench_lat_ns();
+		bench_hist_record(hist, now - sent);
+		sent = now;
+		if (slot[2] != i && z->wrong == 0)
+			z->wrong = slot[2] + 1;
+	}
+}
+
+static int run_raw(struct bench_run *r, int reply)
 {
 	struct rawpp z = { .r = r };
-	struct bench_thread t[1] = { { .role = 0, .fn = raw_xpinger, .ctx = &z } };
+	struct bench_thread t[1] = {
+		{ .role = 0, .fn = reply ? raw_rpinger : raw_xpinger, .ctx = &z }
+	};
 	struct peer p = { -1, -1 };
 	struct watch w = { .p = &p, .on_death = raw_stop, .arg = &z };
 	struct peer_msg m = { 0 };
@@ -930,9 +976,12 @@ static int run_pp_raw(struct bench_run *r)
 	}
 	z.ping = map;
 	z.pong = map + RAW_RING_BYTES / sizeof(int64_t);
-	for (i = 0; i < PP_SLOTS; i++)
+	for (i = 0; i < PP_SLOTS; i++) {
 		*raw_slot(z.ping, i) = *raw_slot(z.pong, i) = -1;
-	if (peer_start(r, &p, "raw-echo", name) != BENCH_OK)
+		if (reply)
+			*raw_rslot(map, i) = -1;
+	}
+	if (peer_start(r, &p, reply ? "raw-reply" : "raw-echo", name) != BENCH_OK)
 		goto out;
 	watch_start(&w);
 	bench_threads(r, t, 1);
@@ -955,6 +1004,16 @@ out:
 	munmap(map, 2 * RAW_RING_BYTES);
 	shm_unlink(name);
 	return rc;
+}
+
+static int run_pp_raw(struct bench_run *r)
+{
+	return run_raw(r, 0);
+}
+
+static int run_pp_raw_reply(struct bench_run *r)
+{
+	return run_raw(r, 1);
 }
 
 /* ---- ZeroMQ over ipc:// ------------------------------------------------------ */
@@ -1259,8 +1318,9 @@ static int peer_reply(const char *name, int fd)
 	return peer_say(fd, &m) == 0 ? 0 : 1;
 }
 
-/* raw-echo: echo @p n pings of the rings in the shared object @p name. */
-static int peer_raw(const char *name, int64_t n, int fd)
+/* raw-echo: echo @p n pings of the rings in the shared object @p name;
+ * raw-reply (@p reply): answer @p n requests in their slots. */
+static int peer_raw(const char *name, int64_t n, int fd, int reply)
 {
 	struct peer_msg m = { .status = PEER_READY };
 	int64_t i, *ping, *pong = raw_map(name, 0);
@@ -1271,7 +1331,15 @@ static int peer_raw(const char *name, int64_t n, int fd)
 	pong += RAW_RING_BYTES / sizeof(int64_t);
 	peer_say(fd, &m);
 	/* A parent that dies takes this process with it (PR_SET_PDEATHSIG). */
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && reply; i++) {
+		int64_t *slot = raw_rslot(ping, i);
+
+		while (__atomic_load_n(slot, __ATOMIC_ACQUIRE) != i)
+			bench_pause();
+		slot[2] = slot[1];
+		__atomic_store_n(slot, INT64_MIN + i, __ATOMIC_RELEASE);
+	}
+	for (i = 0; i < n && !reply; i++) {
 		int64_t *in = raw_slot(ping, i), *out = raw_slot(pong, i);
 
 		while (__atomic_load_n(in, __ATOMIC_ACQUIRE) != i)
@@ -1356,8 +1424,8 @@ static int peer_main(int argc, char **argv)
 		return peer_echo(addr, fd);
 	if (strcmp(role, "reply-echo") == 0)
 		return peer_reply(addr, fd);
-	if (strcmp(role, "raw-echo") == 0)
-		return peer_raw(addr, n, fd);
+	if (strcmp(role, "raw-echo") == 0 || strcmp(role, "raw-reply") == 0)
+		return peer_raw(addr, n, fd, strcmp(role, "raw-reply") == 0);
 #if HAVE_ZMQ
 	if (strcmp(role, "zmq-pull") == 0 || strcmp(role, "zmq-pair") == 0)
 		return peer_zmq(role, addr, n, fd);
@@ -1379,6 +1447,7 @@ static const struct bench_impl pp_impls[] = {
 	{ "baton-reply-shm", NULL, run_pp_reply_shm, NULL },
 	{ "baton-reply-xproc", NULL, run_pp_reply_xproc, NULL },
 	{ "raw-xproc", "busy-spin", run_pp_raw, NULL },
+	{ "raw-reply-xproc", "busy-spin", run_pp_raw_reply, NULL },
 	{ "zmq-ipc", "block", ZMQ_PP_RUN, ZMQ_MISSING },
 };
 
@@ -1390,7 +1459,7 @@ static const struct bench_test tests[] = {
 	{ "pingpong-crossproc", "pingpong RTT across processes",
 	  "one event in flight through two shared rings of 1024, the echo in another process, "
 	  "every round trip timed",
-	  2, 1, 10000000LL, 1000000LL, "busy-spin", "baton-shm", pp_impls, 6 },
+	  2, 1, 10000000LL, 1000000LL, "busy-spin", "baton-shm", pp_impls, 7 },
 };
 
 int main(int argc, char **argv)

@@ -126,6 +126,12 @@ typedef struct baton_graph_opts {
  * refuse with -EINVAL, naming the stage that breaks the rule). Once
  * answered, a slot reads as unpublished (baton_ring_is_published()) until
  * the ring wraps onto it.
+ *
+ * For the lowest latency, size the event so that a slot (the 8-byte stamp,
+ * then the event, rounded up to the event's alignment) does not straddle
+ * two cache lines: a slot of 32 or 64 bytes (an event of 24 or 56) keeps
+ * request, answer and mark in one line, where a 16-byte event makes
+ * 24-byte slots, a quarter of them split across two lines.
  */
 #define BATON_STAGE_REPLY 0x10u
 /** @} */
