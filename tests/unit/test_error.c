@@ -14,9 +14,8 @@ _Static_assert(BATON_EALERTED < -1, "EALERTED below -1");
 _Static_assert(BATON_ETIMEDOUT < -1, "ETIMEDOUT below -1");
 _Static_assert(BATON_ETOOBIG < -1, "ETOOBIG below -1");
 
-static const int64_t sentinels[] = { BATON_EFULL,   BATON_EALERTED, BATON_ETIMEDOUT,
-				     BATON_ETOOBIG, BATON_ECLOSED,  BATON_EBUSY,
-				     BATON_ENOREPLY };
+static const int64_t sentinels[] = { BATON_EFULL,   BATON_EALERTED, BATON_ETIMEDOUT, BATON_ETOOBIG,
+				     BATON_ECLOSED, BATON_EBUSY,    BATON_ENOREPLY };
 #define NSENTINELS (sizeof(sentinels) / sizeof(sentinels[0]))
 
 START_TEST(test_sentinels_below_minus_one)
